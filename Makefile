@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make run    install, run configs/quickstart.yaml, print its report
+#   make test   install with the dev extras, run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	@run_dir=$$($(BIN)/alcli run configs/quickstart.yaml) && $(BIN)/alcli report "$$run_dir"
+
+# pytest exits 5 when it collects no test: that fails here like any other non-zero code.
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check alcli tests benchmarks
+	$(BIN)/ruff format --check alcli tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/pool_scale.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

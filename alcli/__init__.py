@@ -1,0 +1,5 @@
+"""alcli: run active-learning experiments from a YAML config."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from alcli.cli import main
+
+main()

@@ -1,0 +1,158 @@
+"""The command line: parse arguments, call the engine or the report, print. No logic."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from alcli import __version__
+from alcli.errors import AlcliError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run active-learning experiments: select, label, train, infer, checkpoint, report.",
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="The experiment's YAML config.",
+                                           show_default=False)]
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory made by `alcli run`.",
+                                           show_default=False)]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY.PATH=VALUE",
+    help="Override a config key, e.g. --set strategy.name=entropy (repeatable).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """The one place library errors become a message and an exit code."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    except AlcliError as exc:
+        err.print(f"[bold red]error:[/] {exc}" if exc.exit_code == 2 else str(exc), markup=True)
+        raise typer.Exit(exc.exit_code) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    # SIGTERM (a scheduler, `kill`) stops a run as cleanly as Ctrl-C does.
+    raise KeyboardInterrupt
+
+
+@app.command()
+def run(
+    config: ConfigArg,
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run-dir", help="The run directory to create (default: runs/<name>-<timestamp>).",
+        show_default=False)] = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run an experiment; its run directory's path is printed on stdout."""
+    from alcli import engine
+    from alcli.config import load_config
+    from alcli.console import ProgressPrinter
+
+    with user_errors():
+        cfg = load_config(config, set_ or [])
+        with ProgressPrinter(err, quiet) as progress:
+            result = engine.start(cfg, run_dir, on_event=progress)
+        _finish(result, quiet)
+
+
+@app.command()
+def resume(run_dir: RunDirArg, quiet: QuietOpt = False) -> None:
+    """Continue a stopped, failed or killed run after its last complete loop."""
+    from alcli import engine
+    from alcli.console import ProgressPrinter
+
+    with user_errors():
+        with ProgressPrinter(err, quiet) as progress:
+            result = engine.resume(run_dir, on_event=progress)
+        _finish(result, quiet)
+
+
+@app.command()
+def report(
+    run_dir: RunDirArg,
+    format_: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
+        Format.table),
+) -> None:
+    """Show a run's loops and summary (reads CSV and JSON only; never unpickles)."""
+    from alcli import report as reporting
+
+    with user_errors():
+        if format_ is Format.csv:
+            out.out(reporting.to_csv(run_dir), end="")
+            return
+        data = reporting.load_report(run_dir)
+        if format_ is Format.json:
+            out.out(reporting.to_json(data), end="")
+        else:
+            out.print(reporting.to_table(data))
+
+
+@app.command()
+def validate(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Check a config and its data without running anything."""
+    from alcli import engine
+    from alcli.config import load_config
+
+    with user_errors():
+        cfg = load_config(config, set_ or [])
+        experiment = engine.prepare(cfg)
+        data = experiment.data
+        out.print(
+            f"{config}: valid. {data.ids.shape[0]} pool records, {data.y_test.shape[0]} test "
+            f"records, {data.X.shape[1]} features, {data.classes.shape[0]} classes; model "
+            f"{cfg.model.estimator.rsplit('.', 1)[-1]}, init {cfg.init.method}, strategy "
+            f"{cfg.strategy.name}, up to {cfg.stop.max_loops} loops."
+        )
+
+
+def _finish(result, quiet: bool) -> None:
+    if not quiet:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        err.print(
+            f"{result.status}: {result.path} after loop {result.last_loop} "
+            f"({result.n_labeled} labels; {metrics}; stop: {result.stop_reason}). "
+            f"See `alcli report {result.path}`."
+        )
+    out.out(str(result.path))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.out(f"alcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Run active-learning experiments from a YAML config."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,597 @@
+"""The experiment config: pydantic models that mirror the YAML, one class per section.
+
+``load_config`` reads a YAML file, applies ``--set`` overrides, resolves paths against the
+config file's folder and validates everything a run needs before anything is written. Every
+problem becomes one line of a :class:`~alcli.errors.ConfigError` naming the key (and the line
+of the file, when known), what is allowed and what was given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from alcli.errors import ConfigError
+from alcli.imports import import_object
+from alcli.strategies import STRATEGIES, strategy_class
+
+SKLEARN_DATASETS = ("breast_cancer", "digits", "iris", "wine")
+DEFAULT_ESTIMATOR = "sklearn.linear_model.LogisticRegression"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Paths in a config are relative to the config file's folder."""
+    if value is None:
+        return None
+    base = (info.context or {}).get("base_dir")
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return path.resolve()
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+class DataConfig(Section):
+    source: str | None = Field(
+        None, description="A bundled dataset: sklearn:iris, sklearn:wine, sklearn:breast_cancer "
+        "or sklearn:digits. Give either source or path."
+    )
+    path: Path | None = Field(
+        None, description="A CSV or NPZ file, relative to the config file. Give either source or path."
+    )
+    target: str = Field("target", description="CSV: the column holding the class label.")
+    id: str = Field("id", description="CSV: the column holding record ids, used when present.")
+    features: list[str] | None = Field(
+        None, min_length=1, description="CSV: the feature columns (default: all but target and id)."
+    )
+    test_size: float = Field(
+        0.25, gt=0, lt=1, description="Share of the labeled records held out as a stratified test set."
+    )
+    test_path: Path | None = Field(
+        None, description="A labeled test file in the same format, instead of test_size."
+    )
+
+    _resolve = field_validator("path", "test_path")(_resolve_path)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        name = value.removeprefix("sklearn:")
+        if not value.startswith("sklearn:") or name not in SKLEARN_DATASETS:
+            allowed = ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS)
+            raise PydanticCustomError(
+                "unknown_dataset",
+                "Unknown dataset '{value}'{hint}. Available: {allowed}. For your own data use "
+                "data.path (CSV or NPZ).",
+                {"value": value, "allowed": allowed, "hint": _did_you_mean(
+                    value, [f"sklearn:{n}" for n in SKLEARN_DATASETS])},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.source is None) == (self.path is None):
+            raise PydanticCustomError(
+                "data_source", "give exactly one of data.source (a bundled dataset) or data.path "
+                "(a CSV or NPZ file)"
+            )
+        if self.test_path is not None and "test_size" in self.model_fields_set:
+            raise PydanticCustomError(
+                "data_test", "give either data.test_size or data.test_path, not both"
+            )
+        return self
+
+    @property
+    def dataset_name(self) -> str | None:
+        return self.source.removeprefix("sklearn:") if self.source else None
+
+
+# --- model ----------------------------------------------------------------------------------
+
+
+class ModelConfig(Section):
+    estimator: str = Field(
+        DEFAULT_ESTIMATOR,
+        description="Import path of a scikit-learn compatible classifier.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the estimator."
+    )
+    retrain: Literal["scratch", "warm_start"] = Field(
+        "scratch",
+        description="scratch: a fresh model each loop; warm_start: continue from the previous "
+        "loop's model (estimators with a warm_start parameter).",
+    )
+    chunk_size: PositiveInt = Field(
+        16384, description="Records predicted per chunk in INFER (bounds memory)."
+    )
+    n_jobs: int = Field(
+        1, description="Threads for chunked inference (-1: one per core).", ge=-1
+    )
+
+    @field_validator("estimator")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        try:
+            estimator_cls = import_object(value)
+        except ImportError as exc:
+            raise PydanticCustomError(
+                "estimator_import",
+                "cannot import '{value}': {reason}. Give the import path of a classifier, e.g. "
+                "sklearn.linear_model.LogisticRegression",
+                {"value": value, "reason": str(exc)},
+            ) from None
+        if not isinstance(estimator_cls, type) or not hasattr(estimator_cls, "fit"):
+            raise PydanticCustomError(
+                "estimator_kind", "'{value}' is not an estimator class (it has no fit method)",
+                {"value": value},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _params_accepted(self) -> ModelConfig:
+        estimator = self.build()
+        if self.retrain == "warm_start" and "warm_start" not in estimator.get_params():
+            raise PydanticCustomError(
+                "warm_start",
+                "model.retrain is warm_start but {name} has no warm_start parameter; use "
+                "retrain: scratch, or an estimator that supports it (SGDClassifier, "
+                "LogisticRegression, MLPClassifier, ...)",
+                {"name": type(estimator).__name__},
+            )
+        return self
+
+    def build(self) -> Any:
+        """A new, unfitted estimator with ``params`` (raises a config error on bad params)."""
+        estimator_cls = import_object(self.estimator)
+        try:
+            return estimator_cls(**self.params)
+        except TypeError as exc:
+            raise PydanticCustomError(
+                "estimator_params", "model.params do not fit {name}: {reason}",
+                {"name": estimator_cls.__name__, "reason": str(exc)},
+            ) from None
+
+
+# --- init -----------------------------------------------------------------------------------
+
+
+class RandomInit(Section):
+    method: Literal["random"] = "random"
+    size: PositiveInt = Field(20, description="How many records loop 0 labels.")
+
+
+class KMeansInit(Section):
+    method: Literal["kmeans"]
+    size: PositiveInt = Field(20, description="How many clusters, so how many records loop 0 labels.")
+
+
+class IdsInit(Section):
+    method: Literal["ids"]
+    path: Path = Field(description="A text file with one record id per line.")
+
+    _resolve = field_validator("path")(_resolve_path)
+
+
+class LabeledInit(Section):
+    method: Literal["labeled"]
+
+
+INIT_METHODS: dict[str, type[Section]] = {
+    "random": RandomInit, "kmeans": KMeansInit, "ids": IdsInit, "labeled": LabeledInit,
+}
+
+
+def _tag(key: str, default: str):
+    """A discriminator that falls back to ``default`` when the tag key is absent."""
+
+    def pick(value: Any) -> str | None:
+        if isinstance(value, dict):
+            return value.get(key, default)
+        return getattr(value, key, None)
+
+    return Discriminator(pick)
+
+
+InitConfig = Annotated[
+    Annotated[RandomInit, Tag("random")] | Annotated[KMeansInit, Tag("kmeans")]
+    | Annotated[IdsInit, Tag("ids")] | Annotated[LabeledInit, Tag("labeled")],
+    _tag("method", "random"),
+]
+
+
+# --- strategy -------------------------------------------------------------------------------
+
+
+class StrategyConfig(BaseModel):
+    """``name`` picks a registered strategy; the other keys are that strategy's parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field("margin", description="A registered strategy name.")
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise PydanticCustomError(
+                "unknown_strategy", "Unknown strategy '{value}'{hint}. Available: {allowed}.",
+                {"value": value, "hint": _did_you_mean(value, STRATEGIES),
+                 "allowed": ", ".join(sorted(STRATEGIES))},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _params(self) -> StrategyConfig:
+        params_model = strategy_class(self.name).Params
+        try:
+            params_model.model_validate(self.model_extra or {})
+        except ValidationError as exc:
+            problems = "; ".join(_describe(err, params_model) for err in exc.errors())
+            raise PydanticCustomError(
+                "strategy_params", "strategy '{name}': {problems}",
+                {"name": self.name, "problems": problems},
+            ) from None
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+# --- loop size ------------------------------------------------------------------------------
+
+
+class ConstantSchedule(Section):
+    schedule: Literal["constant"] = "constant"
+    size: PositiveInt = Field(20, description="Records labeled per loop.")
+
+
+class ListSchedule(Section):
+    schedule: Literal["list"]
+    sizes: list[PositiveInt] = Field(
+        min_length=1, description="One size per loop; the run stops when the list ends."
+    )
+
+
+class LinearSchedule(Section):
+    schedule: Literal["linear"]
+    size: PositiveInt = Field(description="The size of loop 1.")
+    step: int = Field(description="Added per loop (may be negative; sizes never drop below 1).")
+
+
+class GeometricSchedule(Section):
+    schedule: Literal["geometric"]
+    size: PositiveInt = Field(description="The size of loop 1.")
+    factor: float = Field(gt=1, description="Each loop is factor times the previous one.")
+
+
+SCHEDULES: dict[str, type[Section]] = {
+    "constant": ConstantSchedule, "list": ListSchedule,
+    "linear": LinearSchedule, "geometric": GeometricSchedule,
+}
+
+LoopSizeConfig = Annotated[
+    Annotated[ConstantSchedule, Tag("constant")] | Annotated[ListSchedule, Tag("list")]
+    | Annotated[LinearSchedule, Tag("linear")] | Annotated[GeometricSchedule, Tag("geometric")],
+    _tag("schedule", "constant"),
+]
+
+
+# --- labeler --------------------------------------------------------------------------------
+
+
+class OracleLabeler(Section):
+    kind: Literal["oracle"] = "oracle"
+
+
+LABELERS: dict[str, type[Section]] = {"oracle": OracleLabeler}
+
+LabelerConfig = Annotated[Annotated[OracleLabeler, Tag("oracle")], _tag("kind", "oracle")]
+
+
+# --- stop, metrics, output --------------------------------------------------------------------
+
+
+class TargetConfig(Section):
+    metric: str = Field(description="One of the names in metrics.")
+    value: float = Field(description="Stop once the metric reaches this value (>=).")
+
+
+class StopConfig(Section):
+    max_loops: NonNegativeInt = Field(10, description="Loops after loop 0.")
+    budget: PositiveInt | None = Field(None, description="Labels in total, loop 0 included.")
+    target: TargetConfig | None = Field(None, description="Stop when a test metric reaches a value.")
+
+
+class OutputConfig(Section):
+    runs_dir: Path = Field(
+        Path("runs"), description="Where run directories are made, relative to the working "
+        "directory (alcli run --run-dir names one exactly)."
+    )
+    keep_models: Literal["last", "all", "none"] = Field(
+        "last", description="Which loops keep model.joblib."
+    )
+
+
+def _scorer_names() -> list[str]:
+    from sklearn.metrics import get_scorer_names
+
+    return sorted(get_scorer_names())
+
+
+class ExperimentConfig(Section):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Names the run directory (letters, digits, '.', '_', '-').",
+    )
+    seed: NonNegativeInt = Field(0, description="Every random draw derives from it.")
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    init: InitConfig = Field(default_factory=RandomInit)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    loop_size: LoopSizeConfig = Field(default_factory=ConstantSchedule)
+    labeler: LabelerConfig = Field(default_factory=OracleLabeler)
+    stop: StopConfig = Field(default_factory=StopConfig)
+    metrics: list[str] = Field(
+        default_factory=lambda: ["accuracy", "f1_macro"], min_length=1,
+        description="scikit-learn scorer names, evaluated on the test set each loop.",
+    )
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        known = _scorer_names()
+        for name in value:
+            if name not in known:
+                raise PydanticCustomError(
+                    "unknown_metric", "Unknown metric '{name}'{hint}. Use scikit-learn scorer "
+                    "names, e.g. accuracy, balanced_accuracy, f1_macro, roc_auc_ovr, neg_log_loss",
+                    {"name": name, "hint": _did_you_mean(name, known)},
+                )
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_metric", "a metric is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        if self.stop.target is not None and self.stop.target.metric not in self.metrics:
+            raise PydanticCustomError(
+                "target_metric", "stop.target.metric '{metric}' is not in metrics ({listed}); "
+                "add it to metrics", {"metric": self.stop.target.metric,
+                                      "listed": ", ".join(self.metrics)},
+            )
+        init_size = getattr(self.init, "size", None)
+        if self.stop.budget is not None and init_size is not None and self.stop.budget < init_size:
+            raise PydanticCustomError(
+                "budget", "stop.budget ({budget}) is below init.size ({size}): the initial set "
+                "alone would exceed it; raise the budget or lower init.size",
+                {"budget": self.stop.budget, "size": init_size},
+            )
+        if strategy_class(self.strategy.name).needs_proba:
+            estimator = self.model.build()
+            if not hasattr(estimator, "predict_proba"):
+                raise PydanticCustomError(
+                    "no_proba", "strategy '{strategy}' scores records with predict_proba, which "
+                    "{name} does not offer with these params; use a probabilistic classifier "
+                    "(e.g. LogisticRegression, or SVC with probability: true) or strategy: random",
+                    {"strategy": self.strategy.name, "name": type(estimator).__name__},
+                )
+        return self
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
+    """Read, override and validate a config file.
+
+    Parameters
+    ----------
+    path
+        The YAML file. Relative paths inside it are resolved against its folder.
+    overrides
+        ``key.path=value`` strings; the value is read as YAML (``3``, ``true``, ``[a, b]``).
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, naming the key and, when known, its line in the file.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found; give the path of a YAML config"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [f"cannot be read: {exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+        lines = _line_numbers(yaml.compose(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [f"{where}malformed YAML: {problem}"]) from None
+    if raw is None:
+        raise ConfigError(source, [
+            "the file is empty; a config is a mapping with at least a data section, e.g. "
+            "'data: {source: sklearn:digits}'"
+        ])
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [
+            f"the top level must be a mapping of keys (name, seed, data, model, ...), "
+            f"got a {type(raw).__name__}"
+        ])
+    overridden = apply_overrides(raw, overrides, source)
+    raw.setdefault("name", _default_name(path))
+    return validate_config(raw, source, base_dir=path.resolve().parent, lines=lines,
+                           overridden=overridden)
+
+
+def validate_config(
+    raw: dict[str, Any], source: str, base_dir: Path, lines: dict[tuple, int] | None = None,
+    overridden: set[tuple] = frozenset(),
+) -> ExperimentConfig:
+    """Validate a raw mapping; turn every pydantic error into one readable line."""
+    try:
+        return ExperimentConfig.model_validate(raw, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = _display_loc(err["loc"])
+            where = ""
+            if key in overridden:
+                where = " (from --set)"
+            elif lines and _nearest_line(lines, key) is not None:
+                where = f" (line {_nearest_line(lines, key)})"
+            problems.append(_describe(err, ExperimentConfig, where))
+        raise ConfigError(source, problems) from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> set[tuple]:
+    """Apply ``key.path=value`` overrides in place; return the key paths they touched."""
+    touched = set()
+    for item in overrides:
+        key, sep, value_text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(source, [f"--set '{item}': expected key.path=value, e.g. --set seed=3"])
+        keys = tuple(key.strip().split("."))
+        try:
+            value = yaml.safe_load(value_text) if value_text.strip() else ""
+        except yaml.YAMLError:
+            value = value_text
+        node = raw
+        for depth, part in enumerate(keys[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                prefix = ".".join(keys[: depth + 1])
+                raise ConfigError(source, [
+                    f"--set '{item}': {prefix} is a {type(child).__name__}, not a section"
+                ])
+            node = child
+        node[keys[-1]] = value
+        touched.add(keys)
+    return touched
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The resolved config as YAML: every default filled in, every path absolute."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _default_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).strip("-._") or "run"
+
+
+# --- error formatting -------------------------------------------------------------------------
+
+_UNION_SECTIONS = {"init": INIT_METHODS, "loop_size": SCHEDULES, "labeler": LABELERS}
+_TAG_KEYS = {"init": "method", "loop_size": "schedule", "labeler": "kind"}
+
+
+def _did_you_mean(value: str, choices) -> str:
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _display_loc(loc: tuple) -> tuple:
+    """Drop the union tag pydantic inserts (``init.random.size`` -> ``init.size``)."""
+    if len(loc) > 1 and loc[0] in _UNION_SECTIONS and loc[1] in _UNION_SECTIONS[loc[0]]:
+        return (loc[0], *loc[2:])
+    return tuple(loc)
+
+
+def _section_class(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model class that holds the last key of ``loc`` (to list its valid keys)."""
+    if root is not ExperimentConfig:
+        return root if len(loc) == 1 else None
+    if len(loc) == 1:
+        return ExperimentConfig
+    head = loc[0]
+    if head in _UNION_SECTIONS:
+        return _UNION_SECTIONS[head].get(loc[1]) if len(loc) == 3 else None
+    cls: Any = ExperimentConfig
+    for part in loc[:-1]:
+        field = getattr(cls, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,))
+                      if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return None
+        cls = candidates[0]
+    return cls
+
+
+def _describe(err: dict, root: type[BaseModel], where: str = "") -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in _display_loc(loc)) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _section_class(root, loc)
+        valid = sorted(parent.model_fields) if parent else []
+        hint = _did_you_mean(loc[-1], valid)
+        listing = f"; valid keys here: {', '.join(valid)}" if valid else ""
+        return f"{key}{where}: unknown key{hint}{listing}"
+    if kind == "missing":
+        return f"{key}{where}: required key is missing"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        section = loc[0] if loc else ""
+        allowed = ", ".join(sorted(_UNION_SECTIONS.get(section, {})))
+        tag_key = _TAG_KEYS.get(section, "kind")
+        given = (err.get("ctx") or {}).get("tag", "")
+        hint = _did_you_mean(given, _UNION_SECTIONS.get(section, {}))
+        return f"{key}.{tag_key}{where}: Unknown {tag_key} '{given}'{hint}. Available: {allowed}."
+    message = err["msg"].removeprefix("Value error, ")
+    if kind.startswith(("greater", "less", "string_", "int_", "float_", "bool_", "list_",
+                        "too_", "literal_", "dict_", "model_type", "path_type", "bytes_")):
+        return f"{key}{where}: {message}; got {err.get('input')!r}"
+    return f"{key}{where}: {message}"
+
+
+def _line_numbers(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map every key path of a composed YAML document to its 1-based line."""
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, key_node.value)
+            lines[path] = key_node.start_mark.line + 1
+            lines.update(_line_numbers(value_node, path))
+    return lines
+
+
+def _nearest_line(lines: dict[tuple, int], key: tuple) -> int | None:
+    """The line of ``key``, or of its closest ancestor that is in the file."""
+    for depth in range(len(key), 0, -1):
+        if key[:depth] in lines:
+            return lines[key[:depth]]
+    return None

@@ -1,0 +1,61 @@
+"""Progress on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class ProgressPrinter:
+    """Renders the engine's events. Use as a context manager; call it with each event."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console = console
+        self.quiet = quiet
+        self.live = console.is_terminal and not quiet
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> ProgressPrinter:
+        if self.live:
+            self._progress = Progress(
+                TextColumn("[bold]loop"), MofNCompleteColumn(), BarColumn(),
+                TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                console=self.console, transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        kind = event["event"]
+        if kind in ("start", "resume"):
+            total = event["max_loops"] + 1
+            done = event.get("from_loop", 0)
+            if self._progress is not None:
+                self._task = self._progress.add_task("run", total=total, completed=done,
+                                                     status="")
+            elif kind == "resume":
+                self.console.print(f"resuming at loop {done}", highlight=False)
+        elif kind == "loop":
+            status = _loop_line(event)
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, completed=event["loop"] + 1, status=status)
+            else:
+                self.console.print(f"loop {event['loop']:>4}  {status}", highlight=False)
+        elif kind == "done" and self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=event["loop"] + 1, completed=event["loop"] + 1)
+
+
+def _loop_line(event: dict[str, Any]) -> str:
+    metrics = "  ".join(f"{k} {v:.4f}" for k, v in event["metrics"].items())
+    seconds = sum(event["seconds"].get(step, 0.0) for step in ("select", "label", "train",
+                                                                 "infer"))
+    return f"labeled {event['n_labeled']:>6}  {metrics}  ({seconds:.2f} s)"

@@ -1,0 +1,289 @@
+"""Load a dataset from the config's data section, split pool and test, fingerprint it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alcli.config import DataConfig
+from alcli.errors import DataError
+from alcli.seeding import random_state_for
+
+UNLABELED = -1
+_INT_LABEL = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass(frozen=True)
+class Table:
+    """Records as read from one file, before the pool / test split.
+
+    ``labels`` holds the raw class labels, ``None`` where the target is empty.
+    """
+
+    X: np.ndarray
+    labels: list
+    ids: np.ndarray
+    feature_names: list[str]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The pool and the test set, labels encoded as indices into ``classes``.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_pool, n_features)
+    ids : ndarray of str, shape (n_pool,)
+    y : ndarray of int64, shape (n_pool,)
+        Class codes; ``UNLABELED`` (-1) where the data holds no target.
+    classes : ndarray of shape (n_classes,)
+        The class labels as they are in the data (ints, or strings).
+    X_test : ndarray of shape (n_test, n_features)
+    y_test : ndarray of int64, shape (n_test,)
+    feature_names : list of str
+    fingerprint : str
+        sha256 of everything above: resume refuses data that changed.
+    """
+
+    X: np.ndarray
+    ids: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str]
+    fingerprint: str
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Class labels as they are in the data, for class codes."""
+        return self.classes[codes]
+
+
+def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    """Read the data the config names and hold out the test set.
+
+    Raises
+    ------
+    DataError
+        Naming the file, column or record at fault and how to fix it.
+    """
+    if cfg.dataset_name is not None:
+        table = _read_sklearn(cfg.dataset_name)
+    else:
+        table = read_table(cfg.path, cfg)
+    if cfg.test_path is not None:
+        test = read_table(cfg.test_path, cfg)
+        if test.feature_names != table.feature_names:
+            raise DataError(
+                f"{cfg.test_path}: its feature columns ({', '.join(test.feature_names)}) differ "
+                f"from {cfg.path}'s ({', '.join(table.feature_names)}); use the same columns"
+            )
+        missing = [str(i) for i, v in zip(test.ids, test.labels, strict=True) if v is None]
+        if missing:
+            raise DataError(
+                f"{cfg.test_path}: the test set must be labeled, but {len(missing)} records have "
+                f"no {cfg.target} (ids {_first(missing)}); fill them or drop those rows"
+            )
+        classes = _classes(table.labels + test.labels, cfg)
+        return _dataset(table.X, table.ids, _encode(table.labels, classes), classes,
+                        test.X, _encode(test.labels, classes), table.feature_names)
+    classes = _classes(table.labels, cfg)
+    codes = _encode(table.labels, classes)
+    pool_rows, test_rows = _stratified_split(codes, cfg, seed)
+    return _dataset(table.X[pool_rows], table.ids[pool_rows], codes[pool_rows], classes,
+                    table.X[test_rows], codes[test_rows], table.feature_names)
+
+
+def read_table(path: Path, cfg: DataConfig) -> Table:
+    """Read a CSV or NPZ file into a :class:`Table`."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found (data.path / data.test_path); check the path, "
+                        "which is relative to the config file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path, cfg)
+    if suffix == ".npz":
+        return _read_npz(path)
+    raise DataError(f"{path}: unsupported file type '{suffix}'; use a .csv or .npz file")
+
+
+def read_id_list(path: Path) -> list[str]:
+    """One record id per line; blank lines are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (init.path); give a file with one record id "
+                        "per line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read (init.path): {exc}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _read_sklearn(name: str) -> Table:
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return Table(X, [int(v) for v in y], np.arange(len(y)).astype(str),
+                 [f"x{i}" for i in range(X.shape[1])])
+
+
+def _read_csv(path: Path, cfg: DataConfig) -> Table:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot be read as CSV: {exc}") from None
+    if not rows:
+        raise DataError(f"{path}: the file is empty; a CSV needs a header row and records")
+    header = [name.strip() for name in rows[0]]
+    body = rows[1:]
+    if not body:
+        raise DataError(f"{path}: the file has a header but no records")
+    if cfg.target not in header:
+        raise DataError(
+            f"{path}: no '{cfg.target}' column (data.target). Columns: {', '.join(header)}. "
+            "Set data.target to the column that holds the class label"
+        )
+    target_col = header.index(cfg.target)
+    id_col = header.index(cfg.id) if cfg.id in header else None
+    if cfg.features is not None:
+        unknown = [f for f in cfg.features if f not in header]
+        if unknown:
+            raise DataError(f"{path}: data.features names columns it lacks: {', '.join(unknown)}. "
+                            f"Columns: {', '.join(header)}")
+        feature_names = list(cfg.features)
+    else:
+        feature_names = [h for i, h in enumerate(header) if i not in (target_col, id_col)]
+    if not feature_names:
+        raise DataError(f"{path}: no feature columns besides '{cfg.target}'")
+    feature_cols = [header.index(name) for name in feature_names]
+    for line_no, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line_no}: {len(row)} fields where the header has "
+                            f"{len(header)}; every row needs one value per column")
+    cells = np.array([[row[c].strip() for c in feature_cols] for row in body], dtype=str)
+    cells[cells == ""] = "nan"  # an empty cell is a missing value
+    try:
+        X = cells.astype(np.float64)
+    except ValueError:
+        bad = _first_non_numeric(cells)
+        raise DataError(
+            f"{path}, line {bad[0] + 2}, column '{feature_names[bad[1]]}': '{bad[2]}' is not a "
+            "number; feature columns must be numeric (list the numeric ones in data.features)"
+        ) from None
+    labels = [row[target_col].strip() or None for row in body]
+    if id_col is None:
+        ids = np.arange(len(body)).astype(str)
+    else:
+        ids = np.array([row[id_col].strip() for row in body], dtype=str)
+        _check_ids(ids, path)
+    return Table(X, labels, ids, feature_names)
+
+
+def _read_npz(path: Path) -> Table:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as NPZ (arrays X, y, optional ids): {exc}") from None
+    for key in ("X", "y"):
+        if key not in arrays:
+            raise DataError(f"{path}: no array '{key}'; an NPZ needs X (n_records, n_features), "
+                            f"y (n_records,) and optionally ids. It has: {', '.join(arrays)}")
+    X, y = arrays["X"], arrays["y"]
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        raise DataError(f"{path}: X must be 2-D and y 1-D with one entry per row of X; got X "
+                        f"{X.shape} and y {y.shape}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"{path}: X must be numeric; got dtype {X.dtype}")
+    if "ids" in arrays:
+        ids = arrays["ids"].astype(str)
+        if ids.shape != y.shape:
+            raise DataError(f"{path}: ids has shape {ids.shape}; it needs one id per row of X")
+        _check_ids(ids, path)
+    else:
+        ids = np.arange(y.shape[0]).astype(str)
+    if np.issubdtype(y.dtype, np.floating):
+        labels = [None if np.isnan(v) else (int(v) if float(v).is_integer() else float(v))
+                  for v in y.tolist()]
+    elif np.issubdtype(y.dtype, np.integer):
+        labels = y.tolist()
+    else:
+        labels = [str(v).strip() or None for v in y.tolist()]
+    return Table(X, labels, ids, [f"x{i}" for i in range(X.shape[1])])
+
+
+def _check_ids(ids: np.ndarray, path: Path) -> None:
+    if (ids == "").any():
+        raise DataError(f"{path}: record {int(np.flatnonzero(ids == '')[0]) + 1} has an empty id; "
+                        "every record needs an id")
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"{path}: ids must be unique; repeated: {_first(unique[counts > 1])}")
+
+
+def _classes(labels: list, cfg: DataConfig) -> np.ndarray:
+    present = {v for v in labels if v is not None}
+    if all(isinstance(v, str) for v in present) and all(_INT_LABEL.match(v) for v in present):
+        present = {int(v) for v in present}  # "0", "1" in a CSV are the classes 0 and 1
+    classes = np.array(sorted(present, key=lambda v: (str(type(v)), v)))
+    if classes.shape[0] < 2:
+        where = cfg.path or cfg.source
+        found = f"only '{classes[0]}'" if classes.shape[0] else "none"
+        raise DataError(f"{where}: active learning needs at least 2 classes in '{cfg.target}'; "
+                        f"found {found}")
+    return classes
+
+
+def _encode(labels: list, classes: np.ndarray) -> np.ndarray:
+    lookup = {str(c): i for i, c in enumerate(classes.tolist())}
+    return np.array([UNLABELED if v is None else lookup[str(v)] for v in labels], dtype=np.int64)
+
+
+def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):
+    """Pool rows and test rows; only labeled rows can go to the test set."""
+    from sklearn.model_selection import train_test_split
+
+    labeled = np.flatnonzero(codes != UNLABELED)
+    try:
+        pool_labeled, test_rows = train_test_split(
+            labeled, test_size=cfg.test_size, stratify=codes[labeled],
+            random_state=random_state_for(seed, "split"),
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"{cfg.path or cfg.source}: cannot hold out a stratified test set of "
+            f"test_size={cfg.test_size} ({exc}); change data.test_size, or give data.test_path"
+        ) from None
+    pool_rows = np.sort(np.concatenate([pool_labeled, np.flatnonzero(codes == UNLABELED)]))
+    return pool_rows, np.sort(test_rows)
+
+
+def _dataset(X, ids, y, classes, X_test, y_test, feature_names) -> Dataset:
+    digest = hashlib.sha256()
+    for array in (X, y, X_test, y_test, classes.astype(str), ids):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return Dataset(X, ids, y, classes, X_test, y_test, feature_names, digest.hexdigest())
+
+
+def _first_non_numeric(cells: np.ndarray) -> tuple[int, int, str]:
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            try:
+                float(cell)
+            except ValueError:
+                return r, c, str(cell)
+    return 0, 0, ""
+
+
+def _first(values, k: int = 5) -> str:
+    values = [str(v) for v in values]
+    more = f" and {len(values) - k} more" if len(values) > k else ""
+    return ", ".join(values[:k]) + more

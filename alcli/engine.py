@@ -1,0 +1,411 @@
+"""The loop itself: the only place that orders SELECT, LABEL, TRAIN and INFER.
+
+``prepare`` checks the config against its data before anything is written; ``start`` makes a
+run directory and runs; ``resume`` restarts after the last complete loop. Progress goes to an
+``on_event`` callback; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alcli import __version__
+from alcli.config import ExperimentConfig, dump_config, load_config
+from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list
+from alcli.errors import AlcliError, DataError, ExperimentFailed, Interrupted, RunDirError
+from alcli.initialization import kmeans_init, random_init
+from alcli.labelers import LABELERS, build_labeler
+from alcli.metrics import evaluate
+from alcli.models import accepts_nan, fit_model, predict_proba_chunked
+from alcli.pool import Pool
+from alcli.rundir import RunDir, csv_text, default_run_path
+from alcli.schedules import build_schedule, capped_size
+from alcli.seeding import random_state_for, rng_for
+from alcli.stopping import Progress, stop_reason
+from alcli.strategies import SelectionContext, build_strategy
+
+EventSink = Callable[[dict[str, Any]], None]
+STEPS = ("select", "label", "train", "infer")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated config with its loaded data: everything needed to run, nothing written."""
+
+    config: ExperimentConfig
+    data: Dataset
+    initial: np.ndarray | None  # pool indices of loop 0 for init methods ids and labeled
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str
+    stop_reason: str | None
+    last_loop: int | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    n_labeled: int = 0
+
+
+def prepare(config: ExperimentConfig) -> Experiment:
+    """Load the data and check it against the config.
+
+    Raises
+    ------
+    DataError
+        For every mismatch between config and data, before anything is written.
+    """
+    data = load_dataset(config.data, config.seed)
+    where = config.data.path or config.data.source
+    n_pool = data.ids.shape[0]
+    if LABELERS[config.labeler.kind].needs_truth:
+        missing = np.flatnonzero(data.y == UNLABELED)
+        if missing.size:
+            raise DataError(
+                f"{where}: the {config.labeler.kind} labeler reveals the target the data holds, "
+                f"but {missing.size} pool records have none (ids {_first(data.ids[missing])}); "
+                f"fill '{config.data.target}' for every record"
+            )
+    probe = config.model.build()
+    if not accepts_nan(probe):
+        for name, X in (("pool", data.X), ("test set", data.X_test)):
+            if np.issubdtype(X.dtype, np.floating) and np.isnan(X).any():
+                row = int(np.flatnonzero(np.isnan(X).any(axis=1))[0])
+                raise DataError(
+                    f"{where}: the {name} has missing values (first in row {row + 1}) and "
+                    f"{type(probe).__name__} cannot take NaN; fill them, or use a model that "
+                    "accepts them (e.g. sklearn.ensemble.HistGradientBoostingClassifier)"
+                )
+    initial = None
+    if config.init.method == "ids":
+        initial = _resolve_ids(read_id_list(config.init.path), data, config.init.path)
+    elif config.init.method == "labeled":
+        initial = np.flatnonzero(data.y != UNLABELED)
+        if initial.size == 0:
+            raise DataError(f"{where}: init.method is labeled but no pool record has a "
+                            f"'{config.data.target}' filled in")
+    else:
+        if config.init.size > n_pool:
+            raise DataError(
+                f"init.size ({config.init.size}) is larger than the pool ({n_pool} records after "
+                "holding out the test set); lower init.size"
+            )
+    if initial is not None and config.stop.budget is not None and initial.size > config.stop.budget:
+        raise DataError(
+            f"stop.budget ({config.stop.budget}) is below the initial set ({initial.size} "
+            f"records from init.method {config.init.method}); raise the budget"
+        )
+    return Experiment(config, data, initial)
+
+
+def start(
+    config: ExperimentConfig, run_path: Path | None = None, on_event: EventSink | None = None
+) -> RunResult:
+    """Validate, create the run directory, and run until a stop criterion holds."""
+    experiment = prepare(config)
+    path = run_path or default_run_path(config.output.runs_dir, config.name)
+    config_yaml = dump_config(config)
+    rundir = RunDir.create(path, config_yaml, {
+        "name": config.name,
+        "status": "running",
+        "alcli_version": __version__,
+        "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),
+        "data_fingerprint": experiment.data.fingerprint,
+        "last_loop": None,
+        "stop_reason": None,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    with rundir.lock():
+        loop_runner = Loop(experiment, rundir, on_event)
+        loop_runner.emit({"event": "start", "path": str(path), "max_loops": config.stop.max_loops})
+        return loop_runner.drive(first_loop=0)
+
+
+def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
+    """Restart a run after its last complete loop.
+
+    Raises
+    ------
+    RunDirError
+        When the directory is not a run, is busy, or its data changed.
+    """
+    rundir = RunDir.open(path)
+    with rundir.lock():
+        meta = rundir.read_meta()
+        config = load_config(rundir.config_path)
+        experiment = prepare(config)
+        if experiment.data.fingerprint != meta.get("data_fingerprint"):
+            raise RunDirError(
+                f"the data no longer matches {path}: its fingerprint was "
+                f"{str(meta.get('data_fingerprint'))[:12]} when the run started and is "
+                f"{experiment.data.fingerprint[:12]} now. Restore the data the run started "
+                "with, or start a new run with `alcli run`."
+            )
+        rundir.discard_partial()
+        loop_runner = Loop(experiment, rundir, on_event)
+        last = loop_runner.restore()
+        if last is not None and loop_runner.history[-1]["stop_reason"]:
+            reason = loop_runner.history[-1]["stop_reason"]
+            if meta.get("status") != "completed":
+                rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
+            return loop_runner.result("completed", reason)
+        loop_runner.emit({"event": "resume", "from_loop": 0 if last is None else last + 1,
+                          "max_loops": config.stop.max_loops})
+        return loop_runner.drive(first_loop=0 if last is None else last + 1)
+
+
+class Loop:
+    """Runs loops against one run directory; holds the state between them."""
+
+    def __init__(self, experiment: Experiment, rundir: RunDir, on_event: EventSink | None):
+        self.config = experiment.config
+        self.data = experiment.data
+        self.initial = experiment.initial
+        self.rundir = rundir
+        self.on_event = on_event
+        self.pool = Pool(self.data.X, self.data.ids)
+        self.labeler = build_labeler(self.config.labeler, truth=self.data.y)
+        self.schedule = build_schedule(self.config.loop_size)
+        self.strategy = build_strategy(self.config.strategy.name, self.config.strategy.params)
+        self.model: Any = None
+        self.candidates: np.ndarray | None = None
+        self.proba: np.ndarray | None = None
+        self.history: list[dict[str, Any]] = []
+
+    # --- driving --------------------------------------------------------------------------
+
+    def drive(self, first_loop: int) -> RunResult:
+        self.rundir.update_meta(status="running")
+        loop = first_loop
+        try:
+            while True:
+                record = self.run_loop(loop)
+                if record["stop_reason"]:
+                    break
+                loop += 1
+        except KeyboardInterrupt:
+            last = self.history[-1]["loop"] if self.history else None
+            self.rundir.update_meta(status="stopped")
+            self.emit({"event": "interrupted", "last_loop": last})
+            raise Interrupted(
+                f"Stopped during loop {loop}; loops up to {last} are saved. Resume with "
+                f"`alcli resume {self.rundir.path}`."
+            ) from None
+        except AlcliError as exc:
+            self.rundir.update_meta(status="failed", error=str(exc))
+            raise
+        except Exception as exc:
+            message = f"loop {loop} failed: {type(exc).__name__}: {exc}"
+            self.rundir.update_meta(status="failed", error=message)
+            self.emit({"event": "failed", "loop": loop, "error": message})
+            raise ExperimentFailed(
+                f"{message}\nThe run is saved up to the previous loop; fix the cause and "
+                f"`alcli resume {self.rundir.path}`."
+            ) from exc
+        reason = record["stop_reason"]
+        self.rundir.update_meta(status="completed", stop_reason=reason, last_loop=loop)
+        self.emit({"event": "done", "reason": reason, "loop": loop})
+        return self.result("completed", reason)
+
+    def run_loop(self, loop: int) -> dict[str, Any]:
+        """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""
+        seconds = {}
+        clock = time.perf_counter()
+
+        indices, scores, picked_by = self.select(loop)
+        seconds["select"], clock = _lap(clock)
+
+        if picked_by == "labeled":
+            codes, labeler_name = self.data.y[indices], "data"
+        else:
+            codes, labeler_name = self.labeler.label(indices), self.config.labeler.kind
+        self.pool.add(indices, codes, loop)
+        seconds["label"], clock = _lap(clock)
+
+        self.model = self._fit(self.model, loop)
+        seconds["train"], clock = _lap(clock)
+
+        metrics = evaluate(self.model, self.data.X_test, self.data.decode(self.data.y_test),
+                           self.config.metrics)
+        reason = self._stop_reason(loop, metrics)
+        n_predictions = 0 if reason else self.infer()
+        seconds["infer"], clock = _lap(clock)
+
+        record = {
+            "loop": loop,
+            "n_labeled": self.pool.n_labeled,
+            "loop_size": int(indices.shape[0]),
+            "strategy": picked_by,
+            "metrics": metrics,
+            "n_predictions": n_predictions,
+            "seconds": seconds,
+            "stop_reason": reason,
+        }
+        self.checkpoint(record, indices, scores, codes, labeler_name)
+        seconds["checkpoint"], clock = _lap(clock)
+        for step in STEPS:
+            self.emit({"event": "step", "loop": loop, "step": step, "seconds": seconds[step]})
+        self.emit({"event": "loop", **record})
+        return record
+
+    # --- the four steps -------------------------------------------------------------------
+
+    def select(self, loop: int) -> tuple[np.ndarray, np.ndarray, str]:
+        cfg = self.config
+        if loop == 0:
+            return self._initial_set(), np.full(self._initial_size(), np.nan), cfg.init.method
+        size = capped_size(self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled,
+                           cfg.stop.budget)
+        ctx = SelectionContext(
+            candidates=self.candidates, proba=self.proba, features=self.data.X, model=self.model,
+            loop=loop, rng=rng_for(cfg.seed, "select", loop),
+        )
+        selection = self.strategy.select(ctx, size)
+        return selection.indices, selection.scores, cfg.strategy.name
+
+    def _initial_set(self) -> np.ndarray:
+        init, seed = self.config.init, self.config.seed
+        if self.initial is not None:
+            return self.initial
+        if init.method == "kmeans":
+            return kmeans_init(self.data.X, init.size, random_state_for(seed, "init"))
+        return random_init(self.pool.size, init.size, rng_for(seed, "init"))
+
+    def _initial_size(self) -> int:
+        return self.initial.shape[0] if self.initial is not None else self.config.init.size
+
+    def _fit(self, previous: Any, loop: int) -> Any:
+        order, codes = self.pool.training_set(up_to_loop=loop)
+        return fit_model(self.config.model, previous, self.data.X[order],
+                         self.data.decode(codes), self.config.seed, loop)
+
+    def infer(self) -> int:
+        """Predict the unlabeled pool for the next SELECT; returns how many were predicted."""
+        self.candidates = self.pool.unlabeled_indices()
+        if not self.strategy.needs_proba:
+            self.proba = None
+            return 0
+        model_cfg = self.config.model
+        self.proba = predict_proba_chunked(self.model, self.data.X, self.candidates,
+                                           model_cfg.chunk_size, model_cfg.n_jobs)
+        return int(self.candidates.shape[0])
+
+    def _stop_reason(self, loop: int, metrics: dict[str, float]) -> str | None:
+        pool, stop = self.pool, self.config.stop
+        next_size = capped_size(self.schedule, loop + 1, pool.n_labeled, pool.n_unlabeled,
+                                stop.budget)
+        return stop_reason(stop, Progress(loop, pool.n_labeled, metrics, next_size,
+                                          pool.n_unlabeled))
+
+    # --- checkpoints ----------------------------------------------------------------------
+
+    def checkpoint(self, record, indices, scores, codes, labeler_name) -> None:
+        ids = self.data.ids[indices]
+        labels = self.data.decode(codes)
+        selected = csv_text(["id", "index", "score", "strategy"], [
+            [i, int(x), "" if math.isnan(s) else repr(float(s)), record["strategy"]]
+            for i, x, s in zip(ids, indices, scores, strict=True)
+        ])
+        labeled = csv_text(["id", "label", "labeler"], [
+            [i, label, labeler_name] for i, label in zip(ids, labels.tolist(), strict=True)
+        ])
+        keep = self.config.output.keep_models
+        import json
+
+        self.rundir.write_loop(
+            record["loop"],
+            files={"selected.csv": selected, "labels.csv": labeled,
+                   "metrics.json": json.dumps(record, indent=2) + "\n"},
+            arrays={**self.pool.state(), "classes": self.data.classes},
+            model=self.model if keep != "none" else None,
+        )
+        if keep == "last" and record["loop"] > 0:
+            self.rundir.drop_model(record["loop"] - 1)
+        self.history.append(record)
+        self.write_metrics_csv()
+        self.rundir.update_meta(last_loop=record["loop"])
+
+    def write_metrics_csv(self) -> None:
+        names = self.config.metrics
+        header = ["loop", "n_labeled", "loop_size", "strategy", *names, "n_predictions",
+                  *(f"{step}_s" for step in STEPS)]
+        rows = [
+            [r["loop"], r["n_labeled"], r["loop_size"], r["strategy"],
+             *(repr(r["metrics"][m]) for m in names), r["n_predictions"],
+             *(f"{r['seconds'][step]:.6f}" for step in STEPS)]
+            for r in self.history
+        ]
+        self.rundir.write_metrics_csv(header, rows)
+
+    def restore(self) -> int | None:
+        """Rebuild pool, history and model from the last complete loop; returns its number.
+
+        The model is refit from the saved labels and seed (replaying every loop's fit for
+        warm starts) rather than unpickled, so resume depends on data, not on pickles.
+        """
+        loops = self.rundir.complete_loops()
+        if loops != list(range(len(loops))):
+            raise RunDirError(f"{self.rundir.path}/loops has gaps ({loops}); it was edited by "
+                              "hand. Remove the loops after the gap to resume from there.")
+        if not loops:
+            return None
+        last = loops[-1]
+        self.history = [self.rundir.read_loop_metrics(k) for k in loops]
+        self.write_metrics_csv()
+        state = self.rundir.read_state(last)
+        self.pool.restore(state)
+        if self.config.model.retrain == "warm_start":
+            for k in loops:
+                self.model = self._fit(self.model, k)
+        else:
+            self.model = self._fit(None, last)
+        if not self.history[-1]["stop_reason"]:
+            self.infer()
+        return last
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.rundir.append_event(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def result(self, status: str, reason: str | None) -> RunResult:
+        last = self.history[-1] if self.history else None
+        return RunResult(
+            path=self.rundir.path, status=status, stop_reason=reason,
+            last_loop=last["loop"] if last else None,
+            metrics=dict(last["metrics"]) if last else {},
+            n_labeled=last["n_labeled"] if last else 0,
+        )
+
+
+def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
+    position = {record_id: i for i, record_id in enumerate(data.ids.tolist())}
+    unknown = [w for w in wanted if w not in position]
+    if unknown:
+        raise DataError(f"{source}: {len(unknown)} ids are not in the pool (init.path): "
+                        f"{_first(unknown)}. Ids of the test set cannot be chosen either.")
+    if len(set(wanted)) != len(wanted):
+        raise DataError(f"{source}: an id is listed twice (init.path); list each once")
+    if not wanted:
+        raise DataError(f"{source}: no ids (init.path); list one record id per line")
+    return np.array([position[w] for w in wanted], dtype=np.int64)
+
+
+def _lap(since: float) -> tuple[float, float]:
+    now = time.perf_counter()
+    return now - since, now
+
+
+def _first(values, k: int = 5) -> str:
+    values = [str(v) for v in values]
+    return ", ".join(values[:k]) + (f" and {len(values) - k} more" if len(values) > k else "")

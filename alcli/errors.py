@@ -1,0 +1,44 @@
+"""The one exception tree. Library code raises these; only the CLI turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class AlcliError(Exception):
+    """Base of every error alcli reports to a user. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UserInputError(AlcliError):
+    """A mistake in what the user gave us (config, data, run directory): exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(UserInputError):
+    """The experiment config is invalid. ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(problems)} {noun}:\n{lines}")
+
+
+class DataError(UserInputError):
+    """The data named by the config cannot be used as it is."""
+
+
+class RunDirError(UserInputError):
+    """The run directory is missing, busy, already used, or does not match its data."""
+
+
+class ExperimentFailed(AlcliError):
+    """A step failed while the experiment ran (the run directory records it as failed)."""
+
+
+class Interrupted(AlcliError):
+    """The user stopped the run (Ctrl-C or SIGTERM); it is checkpointed and resumable."""
+
+    exit_code = 130

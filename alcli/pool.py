@@ -1,0 +1,80 @@
+"""The pool: which records are labeled, with what, and in which order they were acquired."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alcli.data import UNLABELED
+
+
+class Pool:
+    """Labeling state over a fixed set of records.
+
+    The feature matrix is referenced, never copied: labeled and unlabeled records are
+    told apart by a boolean mask.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_records, n_features)
+    ids : ndarray of str, shape (n_records,)
+    """
+
+    def __init__(self, features: np.ndarray, ids: np.ndarray):
+        self.features = features
+        self.ids = ids
+        n = ids.shape[0]
+        self.labeled = np.zeros(n, dtype=bool)
+        self.labels = np.full(n, UNLABELED, dtype=np.int64)
+        self._order = np.empty(n, dtype=np.int64)
+        self._loop_of = np.empty(n, dtype=np.int32)
+        self.n_labeled = 0
+
+    @property
+    def size(self) -> int:
+        return self.ids.shape[0]
+
+    @property
+    def n_unlabeled(self) -> int:
+        return self.size - self.n_labeled
+
+    @property
+    def order(self) -> np.ndarray:
+        """Pool indices in the order they were labeled, shape (n_labeled,)."""
+        return self._order[: self.n_labeled]
+
+    @property
+    def loop_of(self) -> np.ndarray:
+        """The loop each record of ``order`` was labeled in, shape (n_labeled,)."""
+        return self._loop_of[: self.n_labeled]
+
+    def unlabeled_indices(self) -> np.ndarray:
+        return np.flatnonzero(~self.labeled)
+
+    def add(self, indices: np.ndarray, codes: np.ndarray, loop: int) -> None:
+        """Record labels (class codes) for unlabeled records."""
+        if self.labeled[indices].any():
+            raise ValueError("a record was labeled twice")
+        if np.unique(indices).shape[0] != indices.shape[0]:
+            raise ValueError("a batch holds the same record twice")
+        end = self.n_labeled + indices.shape[0]
+        self._order[self.n_labeled : end] = indices
+        self._loop_of[self.n_labeled : end] = loop
+        self.labeled[indices] = True
+        self.labels[indices] = codes
+        self.n_labeled = end
+
+    def training_set(self, up_to_loop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and class codes of records labeled so far (or up to and with a loop)."""
+        order = self.order if up_to_loop is None else self.order[self.loop_of <= up_to_loop]
+        return order, self.labels[order]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What a checkpoint needs to rebuild this pool."""
+        order = self.order
+        return {"order": order.copy(), "labels": self.labels[order], "loop_of": self.loop_of.copy()}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Replay a checkpoint's acquisitions, loop by loop."""
+        for loop in np.unique(state["loop_of"]):
+            in_loop = state["loop_of"] == loop
+            self.add(state["order"][in_loop], state["labels"][in_loop], int(loop))

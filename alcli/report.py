@@ -1,0 +1,109 @@
+"""Read a run directory into a report: a table, JSON or CSV. Never unpickles anything."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from rich.table import Table
+
+from alcli.metrics import aulc, labels_to_reach
+from alcli.rundir import RunDir
+
+_INT_COLUMNS = ("loop", "n_labeled", "loop_size", "n_predictions")
+_TEXT_COLUMNS = ("strategy",)
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """The run's metadata, a summary, and one dict per complete loop (metrics.csv's keys)."""
+    rundir = RunDir.open(path)
+    meta = rundir.read_meta()
+    config = yaml.safe_load(rundir.config_path.read_text()) or {}
+    loops = _read_metrics_csv(path / "metrics.csv")
+    metric_names = config.get("metrics", [])
+    return {
+        "run": {"path": str(path), **meta},
+        "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
+        "loops": loops,
+    }
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2) + "\n"
+
+
+def to_csv(path: Path) -> str:
+    """metrics.csv as it is on disk (an empty string before the first loop completes)."""
+    metrics = path / "metrics.csv"
+    return metrics.read_text() if metrics.exists() else ""
+
+
+def to_table(report: dict[str, Any]) -> Table:
+    """A rich table: one row per loop, the summary in the caption."""
+    run, loops, summary = report["run"], report["loops"], report["summary"]
+    title = f"{run.get('name', '')}  ·  {run['status']}"
+    if run.get("stop_reason"):
+        title += f" ({run['stop_reason']})"
+    table = Table(title=title, caption=_caption(summary), title_justify="left")
+    if not loops:
+        table.add_column("no loop has completed yet")
+        return table
+    metric_names = summary["metric_names"]
+    for column in ("loop", "labeled", "size", "strategy", *metric_names, "seconds"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in loops:
+        seconds = sum(v for k, v in row.items() if k.endswith("_s"))
+        table.add_row(
+            str(row["loop"]), str(row["n_labeled"]), str(row["loop_size"]), row["strategy"],
+            *(f"{row[m]:.4f}" for m in metric_names), f"{seconds:.2f}",
+        )
+    return table
+
+
+def _read_metrics_csv(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read())))
+    return [
+        {
+            key: (int(value) if key in _INT_COLUMNS else
+                  value if key in _TEXT_COLUMNS else float(value))
+            for key, value in row.items()
+        }
+        for row in rows
+    ]
+
+
+def _summary(loops: list[dict], metric_names: list[str], target: dict | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "loops": len(loops),
+        "n_labeled": loops[-1]["n_labeled"] if loops else 0,
+        "metric_names": metric_names,
+        "final": {m: loops[-1][m] for m in metric_names} if loops else {},
+        "aulc": {},
+        "seconds": sum(v for row in loops for k, v in row.items() if k.endswith("_s")),
+    }
+    if loops:
+        n_labeled = np.array([row["n_labeled"] for row in loops])
+        for m in metric_names:
+            summary["aulc"][m] = aulc(n_labeled, np.array([row[m] for row in loops]))
+        if target:
+            values = np.array([row[target["metric"]] for row in loops])
+            summary["labels_to_target"] = labels_to_reach(n_labeled, values, target["value"])
+    return summary
+
+
+def _caption(summary: dict[str, Any]) -> str:
+    parts = [f"{summary['n_labeled']} labels in {summary['loops']} loops",
+             f"{summary['seconds']:.1f} s"]
+    parts += [f"AULC {m} {v:.4f}" for m, v in summary["aulc"].items()]
+    if "labels_to_target" in summary:
+        reached = summary["labels_to_target"]
+        parts.append("target not reached" if reached is None else f"target at {reached} labels")
+    return "  ·  ".join(parts)

@@ -1,0 +1,257 @@
+"""The run directory: its layout, atomic writes, the one-writer lock, status and checkpoints.
+
+Layout::
+
+    config.yaml    the resolved config, frozen at start
+    run.json       status, versions, hashes, last complete loop, stop reason
+    metrics.csv    one row per complete loop
+    events.jsonl   one line per step, append-only
+    loops/NNNN/    selected.csv, labels.csv, metrics.json, state.npz, model.joblib
+
+A loop folder is written under a temporary name and renamed into place, so it exists only
+when complete; every other file is written to a temporary file and ``os.replace``d.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alcli.errors import RunDirError
+
+SCHEMA_VERSION = 1
+STATUSES = ("running", "awaiting_labels", "stopped", "completed", "failed")
+_LOOP_DIR = re.compile(r"^\d{4}$")
+_TMP_PREFIX = ".tmp-"
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file so that readers see the old or the new content, never a part."""
+    payload = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def default_run_path(runs_dir: Path, name: str) -> Path:
+    """``runs_dir/<name>-<YYYYmmdd-HHMMSS>``, suffixed -2, -3, ... if that exists."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = runs_dir / f"{name}-{stamp}"
+    n = 2
+    while path.exists():
+        path = runs_dir / f"{name}-{stamp}-{n}"
+        n += 1
+    return path
+
+
+class RunDir:
+    """One run directory. ``create`` makes a new one; ``open`` an existing one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock_handle = None
+
+    # --- making and opening ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, config_yaml: str, meta: dict[str, Any]) -> RunDir:
+        """Make the directory with config.yaml and run.json in one rename.
+
+        Raises
+        ------
+        RunDirError
+            When ``path`` already holds a run or other files.
+        """
+        if path.exists():
+            if (path / "run.json").exists():
+                raise RunDirError(
+                    f"{path} already holds a run. Resume it with `alcli resume {path}`, or "
+                    "choose another --run-dir."
+                )
+            if not path.is_dir() or any(path.iterdir()):
+                raise RunDirError(f"{path} exists and is not an empty directory; choose another "
+                                  "--run-dir.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}."))
+        try:
+            (staging / "loops").mkdir()
+            write_atomic(staging / "config.yaml", config_yaml)
+            write_atomic(staging / "run.json", _json({"schema_version": SCHEMA_VERSION, **meta}))
+            # Renaming over an empty directory is allowed; over a non-empty one it fails.
+            os.replace(staging, path)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise RunDirError(f"cannot create the run directory {path}: {exc}") from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        if not path.is_dir():
+            raise RunDirError(f"{path}: no such run directory; start a run with "
+                              "`alcli run CONFIG`.")
+        for name in ("run.json", "config.yaml"):
+            if not (path / name).is_file():
+                raise RunDirError(f"{path} is not an alcli run directory (no {name}).")
+        return cls(path)
+
+    # --- the one-writer lock --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory's lock; refuse if another process holds it.
+
+        The kernel releases an flock when its process dies, so a killed run never leaves the
+        directory locked.
+        """
+        handle = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the whole block
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunDirError(
+                f"{self.path} is in use by another alcli process; wait for it to finish, or "
+                "stop it (Ctrl-C) and then `alcli resume` it."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # --- run.json -------------------------------------------------------------------------
+
+    def read_meta(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / "run.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{self.path}/run.json cannot be read: {exc}") from None
+
+    def update_meta(self, **changes: Any) -> dict[str, Any]:
+        meta = self.read_meta()
+        meta.update(changes, updated=_now())
+        write_atomic(self.path / "run.json", _json(meta))
+        return meta
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    # --- loops ----------------------------------------------------------------------------
+
+    def loop_path(self, loop: int) -> Path:
+        return self.path / "loops" / f"{loop:04d}"
+
+    def complete_loops(self) -> list[int]:
+        loops_dir = self.path / "loops"
+        if not loops_dir.is_dir():
+            return []
+        return sorted(int(p.name) for p in loops_dir.iterdir() if _LOOP_DIR.match(p.name))
+
+    def discard_partial(self) -> None:
+        """Remove what a killed process left half-written (temporary files and folders)."""
+        for folder in (self.path, self.path / "loops"):
+            for leftover in folder.glob(f"{_TMP_PREFIX}*"):
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+
+    def write_loop(self, loop: int, files: dict[str, bytes | str], arrays: dict[str, np.ndarray],
+                   model: Any = None) -> None:
+        """Write a complete loop folder in one rename."""
+        final = self.loop_path(loop)
+        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_TMP_PREFIX}{final.name}."))
+        try:
+            for name, content in files.items():
+                payload = content.encode() if isinstance(content, str) else content
+                (staging / name).write_bytes(payload)
+            with open(staging / "state.npz", "wb") as handle:
+                np.savez(handle, schema_version=np.int64(SCHEMA_VERSION), **arrays)
+            if model is not None:
+                import joblib
+
+                joblib.dump(model, staging / "model.joblib")
+            _fsync_dir_files(staging)
+            os.replace(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def drop_model(self, loop: int) -> None:
+        (self.loop_path(loop) / "model.joblib").unlink(missing_ok=True)
+
+    def read_state(self, loop: int) -> dict[str, np.ndarray]:
+        """A loop's state.npz (never unpickled)."""
+        path = self.loop_path(loop) / "state.npz"
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return {key: npz[key] for key in npz.files}
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path} cannot be read: {exc}") from None
+
+    def read_loop_metrics(self, loop: int) -> dict[str, Any]:
+        path = self.loop_path(loop) / "metrics.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path} cannot be read: {exc}") from None
+
+    # --- metrics.csv and events.jsonl -----------------------------------------------------
+
+    def write_metrics_csv(self, header: list[str], rows: list[list[Any]]) -> None:
+        write_atomic(self.path / "metrics.csv", csv_text(header, rows))
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        """Append one line; a line torn by a kill is repaired by the next append."""
+        path = self.path / "events.jsonl"
+        line = json.dumps({"time": _now(), **event}, default=str) + "\n"
+        with open(path, "a+b") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+            handle.write(line.encode())
+
+
+def _fsync_dir_files(folder: Path) -> None:
+    for child in folder.iterdir():
+        with open(child, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str) + "\n"
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,22 @@
+"""Least confidence: label the records whose most likely class is least likely."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alcli.strategies import uncertainty
+from alcli.strategies.base import ScoreStrategy, SelectionContext
+
+
+class LeastConfidence(ScoreStrategy):
+    """Score = 1 - max_c p(c | x).
+
+    References: Lewis & Gale, "A sequential algorithm for training text classifiers", SIGIR 1994.
+    """
+
+    name = "least_confidence"
+    description = "1 - the top class probability."
+    needs_proba = True
+
+    def score(self, ctx: SelectionContext) -> np.ndarray:
+        return uncertainty.least_confidence(ctx.proba)

@@ -1,0 +1,33 @@
+"""Uncertainty measures on predicted probabilities, shared by the uncertainty strategies.
+
+Each takes probabilities of shape (n, n_classes) and returns scores of shape (n,), higher =
+more uncertain. All are invariant to the order of the classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_two(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The highest and second-highest probability of each row (second is 0 with one class)."""
+    if proba.shape[1] == 1:
+        return proba[:, 0], np.zeros(proba.shape[0], dtype=proba.dtype)
+    # np.partition is O(n_classes) per row, cheaper than sorting each row.
+    part = np.partition(proba, proba.shape[1] - 2, axis=1)
+    return part[:, -1], part[:, -2]
+
+
+def least_confidence(proba: np.ndarray) -> np.ndarray:
+    return 1.0 - proba.max(axis=1)
+
+
+def margin(proba: np.ndarray) -> np.ndarray:
+    first, second = top_two(proba)
+    return 1.0 - (first - second)
+
+
+def entropy(proba: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.where(proba > 0, np.log(proba), 0.0)
+    return -(proba * logs).sum(axis=1)
