@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,17 +24,24 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-ConfigArg = Annotated[Path, typer.Argument(help="The experiment's YAML config.",
-                                           show_default=False)]
-RunDirArg = Annotated[Path, typer.Argument(help="A run directory made by `alcli run`.",
-                                           show_default=False)]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", metavar="KEY.PATH=VALUE",
-    help="Override a config key, e.g. --set strategy.name=entropy (repeatable).")]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="The experiment's YAML config.", show_default=False)
+]
+RunDirArg = Annotated[
+    Path, typer.Argument(help="A run directory made by `alcli run`.", show_default=False)
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY.PATH=VALUE",
+        help="Override a config key, e.g. --set strategy.name=entropy (repeatable).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -61,9 +68,14 @@ def _terminate(signum, frame):
 @app.command()
 def run(
     config: ConfigArg,
-    run_dir: Annotated[Path | None, typer.Option(
-        "--run-dir", help="The run directory to create (default: runs/<name>-<timestamp>).",
-        show_default=False)] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="The run directory to create (default: runs/<name>-<timestamp>).",
+            show_default=False,
+        ),
+    ] = None,
     set_: SetOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -95,7 +107,8 @@ def resume(run_dir: RunDirArg, quiet: QuietOpt = False) -> None:
 def report(
     run_dir: RunDirArg,
     format_: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
-        Format.table),
+        Format.table
+    ),
 ) -> None:
     """Show a run's loops and summary (reads CSV and JSON only; never unpickles)."""
     from alcli import report as reporting
@@ -148,8 +161,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run active-learning experiments from a YAML config."""
 

@@ -57,11 +57,13 @@ def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
 
 class DataConfig(Section):
     source: str | None = Field(
-        None, description="A bundled dataset: sklearn:iris, sklearn:wine, sklearn:breast_cancer "
-        "or sklearn:digits. Give either source or path."
+        None,
+        description="A bundled dataset: sklearn:iris, sklearn:wine, sklearn:breast_cancer "
+        "or sklearn:digits. Give either source or path.",
     )
     path: Path | None = Field(
-        None, description="A CSV or NPZ file, relative to the config file. Give either source or path."
+        None,
+        description="A CSV or NPZ file, relative to the config file. Give either source or path.",
     )
     target: str = Field("target", description="CSV: the column holding the class label.")
     id: str = Field("id", description="CSV: the column holding record ids, used when present.")
@@ -69,7 +71,10 @@ class DataConfig(Section):
         None, min_length=1, description="CSV: the feature columns (default: all but target and id)."
     )
     test_size: float = Field(
-        0.25, gt=0, lt=1, description="Share of the labeled records held out as a stratified test set."
+        0.25,
+        gt=0,
+        lt=1,
+        description="Share of the labeled records held out as a stratified test set.",
     )
     test_path: Path | None = Field(
         None, description="A labeled test file in the same format, instead of test_size."
@@ -89,8 +94,11 @@ class DataConfig(Section):
                 "unknown_dataset",
                 "Unknown dataset '{value}'{hint}. Available: {allowed}. For your own data use "
                 "data.path (CSV or NPZ).",
-                {"value": value, "allowed": allowed, "hint": _did_you_mean(
-                    value, [f"sklearn:{n}" for n in SKLEARN_DATASETS])},
+                {
+                    "value": value,
+                    "allowed": allowed,
+                    "hint": _did_you_mean(value, [f"sklearn:{n}" for n in SKLEARN_DATASETS]),
+                },
             )
         return value
 
@@ -98,8 +106,9 @@ class DataConfig(Section):
     def _one_source(self) -> DataConfig:
         if (self.source is None) == (self.path is None):
             raise PydanticCustomError(
-                "data_source", "give exactly one of data.source (a bundled dataset) or data.path "
-                "(a CSV or NPZ file)"
+                "data_source",
+                "give exactly one of data.source (a bundled dataset) or data.path "
+                "(a CSV or NPZ file)",
             )
         if self.test_path is not None and "test_size" in self.model_fields_set:
             raise PydanticCustomError(
@@ -131,9 +140,7 @@ class ModelConfig(Section):
     chunk_size: PositiveInt = Field(
         16384, description="Records predicted per chunk in INFER (bounds memory)."
     )
-    n_jobs: int = Field(
-        1, description="Threads for chunked inference (-1: one per core).", ge=-1
-    )
+    n_jobs: int = Field(1, description="Threads for chunked inference (-1: one per core).", ge=-1)
 
     @field_validator("estimator")
     @classmethod
@@ -149,7 +156,8 @@ class ModelConfig(Section):
             ) from None
         if not isinstance(estimator_cls, type) or not hasattr(estimator_cls, "fit"):
             raise PydanticCustomError(
-                "estimator_kind", "'{value}' is not an estimator class (it has no fit method)",
+                "estimator_kind",
+                "'{value}' is not an estimator class (it has no fit method)",
                 {"value": value},
             )
         return value
@@ -174,7 +182,8 @@ class ModelConfig(Section):
             return estimator_cls(**self.params)
         except TypeError as exc:
             raise PydanticCustomError(
-                "estimator_params", "model.params do not fit {name}: {reason}",
+                "estimator_params",
+                "model.params do not fit {name}: {reason}",
                 {"name": estimator_cls.__name__, "reason": str(exc)},
             ) from None
 
@@ -189,7 +198,9 @@ class RandomInit(Section):
 
 class KMeansInit(Section):
     method: Literal["kmeans"]
-    size: PositiveInt = Field(20, description="How many clusters, so how many records loop 0 labels.")
+    size: PositiveInt = Field(
+        20, description="How many clusters, so how many records loop 0 labels."
+    )
 
 
 class IdsInit(Section):
@@ -204,7 +215,10 @@ class LabeledInit(Section):
 
 
 INIT_METHODS: dict[str, type[Section]] = {
-    "random": RandomInit, "kmeans": KMeansInit, "ids": IdsInit, "labeled": LabeledInit,
+    "random": RandomInit,
+    "kmeans": KMeansInit,
+    "ids": IdsInit,
+    "labeled": LabeledInit,
 }
 
 
@@ -220,8 +234,10 @@ def _tag(key: str, default: str):
 
 
 InitConfig = Annotated[
-    Annotated[RandomInit, Tag("random")] | Annotated[KMeansInit, Tag("kmeans")]
-    | Annotated[IdsInit, Tag("ids")] | Annotated[LabeledInit, Tag("labeled")],
+    Annotated[RandomInit, Tag("random")]
+    | Annotated[KMeansInit, Tag("kmeans")]
+    | Annotated[IdsInit, Tag("ids")]
+    | Annotated[LabeledInit, Tag("labeled")],
     _tag("method", "random"),
 ]
 
@@ -240,9 +256,13 @@ class StrategyConfig(BaseModel):
     def _registered(cls, value: str) -> str:
         if value not in STRATEGIES:
             raise PydanticCustomError(
-                "unknown_strategy", "Unknown strategy '{value}'{hint}. Available: {allowed}.",
-                {"value": value, "hint": _did_you_mean(value, STRATEGIES),
-                 "allowed": ", ".join(sorted(STRATEGIES))},
+                "unknown_strategy",
+                "Unknown strategy '{value}'{hint}. Available: {allowed}.",
+                {
+                    "value": value,
+                    "hint": _did_you_mean(value, STRATEGIES),
+                    "allowed": ", ".join(sorted(STRATEGIES)),
+                },
             )
         return value
 
@@ -254,7 +274,8 @@ class StrategyConfig(BaseModel):
         except ValidationError as exc:
             problems = "; ".join(_describe(err, params_model) for err in exc.errors())
             raise PydanticCustomError(
-                "strategy_params", "strategy '{name}': {problems}",
+                "strategy_params",
+                "strategy '{name}': {problems}",
                 {"name": self.name, "problems": problems},
             ) from None
         return self
@@ -292,13 +313,17 @@ class GeometricSchedule(Section):
 
 
 SCHEDULES: dict[str, type[Section]] = {
-    "constant": ConstantSchedule, "list": ListSchedule,
-    "linear": LinearSchedule, "geometric": GeometricSchedule,
+    "constant": ConstantSchedule,
+    "list": ListSchedule,
+    "linear": LinearSchedule,
+    "geometric": GeometricSchedule,
 }
 
 LoopSizeConfig = Annotated[
-    Annotated[ConstantSchedule, Tag("constant")] | Annotated[ListSchedule, Tag("list")]
-    | Annotated[LinearSchedule, Tag("linear")] | Annotated[GeometricSchedule, Tag("geometric")],
+    Annotated[ConstantSchedule, Tag("constant")]
+    | Annotated[ListSchedule, Tag("list")]
+    | Annotated[LinearSchedule, Tag("linear")]
+    | Annotated[GeometricSchedule, Tag("geometric")],
     _tag("schedule", "constant"),
 ]
 
@@ -326,13 +351,16 @@ class TargetConfig(Section):
 class StopConfig(Section):
     max_loops: NonNegativeInt = Field(10, description="Loops after loop 0.")
     budget: PositiveInt | None = Field(None, description="Labels in total, loop 0 included.")
-    target: TargetConfig | None = Field(None, description="Stop when a test metric reaches a value.")
+    target: TargetConfig | None = Field(
+        None, description="Stop when a test metric reaches a value."
+    )
 
 
 class OutputConfig(Section):
     runs_dir: Path = Field(
-        Path("runs"), description="Where run directories are made, relative to the working "
-        "directory (alcli run --run-dir names one exactly)."
+        Path("runs"),
+        description="Where run directories are made, relative to the working "
+        "directory (alcli run --run-dir names one exactly).",
     )
     keep_models: Literal["last", "all", "none"] = Field(
         "last", description="Which loops keep model.joblib."
@@ -359,7 +387,8 @@ class ExperimentConfig(Section):
     labeler: LabelerConfig = Field(default_factory=OracleLabeler)
     stop: StopConfig = Field(default_factory=StopConfig)
     metrics: list[str] = Field(
-        default_factory=lambda: ["accuracy", "f1_macro"], min_length=1,
+        default_factory=lambda: ["accuracy", "f1_macro"],
+        min_length=1,
         description="scikit-learn scorer names, evaluated on the test set each loop.",
     )
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -371,7 +400,8 @@ class ExperimentConfig(Section):
         for name in value:
             if name not in known:
                 raise PydanticCustomError(
-                    "unknown_metric", "Unknown metric '{name}'{hint}. Use scikit-learn scorer "
+                    "unknown_metric",
+                    "Unknown metric '{name}'{hint}. Use scikit-learn scorer "
                     "names, e.g. accuracy, balanced_accuracy, f1_macro, roc_auc_ovr, neg_log_loss",
                     {"name": name, "hint": _did_you_mean(name, known)},
                 )
@@ -383,14 +413,15 @@ class ExperimentConfig(Section):
     def _consistent(self) -> ExperimentConfig:
         if self.stop.target is not None and self.stop.target.metric not in self.metrics:
             raise PydanticCustomError(
-                "target_metric", "stop.target.metric '{metric}' is not in metrics ({listed}); "
-                "add it to metrics", {"metric": self.stop.target.metric,
-                                      "listed": ", ".join(self.metrics)},
+                "target_metric",
+                "stop.target.metric '{metric}' is not in metrics ({listed}); add it to metrics",
+                {"metric": self.stop.target.metric, "listed": ", ".join(self.metrics)},
             )
         init_size = getattr(self.init, "size", None)
         if self.stop.budget is not None and init_size is not None and self.stop.budget < init_size:
             raise PydanticCustomError(
-                "budget", "stop.budget ({budget}) is below init.size ({size}): the initial set "
+                "budget",
+                "stop.budget ({budget}) is below init.size ({size}): the initial set "
                 "alone would exceed it; raise the budget or lower init.size",
                 {"budget": self.stop.budget, "size": init_size},
             )
@@ -398,7 +429,8 @@ class ExperimentConfig(Section):
             estimator = self.model.build()
             if not hasattr(estimator, "predict_proba"):
                 raise PydanticCustomError(
-                    "no_proba", "strategy '{strategy}' scores records with predict_proba, which "
+                    "no_proba",
+                    "strategy '{strategy}' scores records with predict_proba, which "
                     "{name} does not offer with these params; use a probabilistic classifier "
                     "(e.g. LogisticRegression, or SVC with probability: true) or strategy: random",
                     {"strategy": self.strategy.name, "name": type(estimator).__name__},
@@ -441,23 +473,33 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(source, [f"{where}malformed YAML: {problem}"]) from None
     if raw is None:
-        raise ConfigError(source, [
-            "the file is empty; a config is a mapping with at least a data section, e.g. "
-            "'data: {source: sklearn:digits}'"
-        ])
+        raise ConfigError(
+            source,
+            [
+                "the file is empty; a config is a mapping with at least a data section, e.g. "
+                "'data: {source: sklearn:digits}'"
+            ],
+        )
     if not isinstance(raw, dict):
-        raise ConfigError(source, [
-            f"the top level must be a mapping of keys (name, seed, data, model, ...), "
-            f"got a {type(raw).__name__}"
-        ])
+        raise ConfigError(
+            source,
+            [
+                f"the top level must be a mapping of keys (name, seed, data, model, ...), "
+                f"got a {type(raw).__name__}"
+            ],
+        )
     overridden = apply_overrides(raw, overrides, source)
     raw.setdefault("name", _default_name(path))
-    return validate_config(raw, source, base_dir=path.resolve().parent, lines=lines,
-                           overridden=overridden)
+    return validate_config(
+        raw, source, base_dir=path.resolve().parent, lines=lines, overridden=overridden
+    )
 
 
 def validate_config(
-    raw: dict[str, Any], source: str, base_dir: Path, lines: dict[tuple, int] | None = None,
+    raw: dict[str, Any],
+    source: str,
+    base_dir: Path,
+    lines: dict[tuple, int] | None = None,
     overridden: set[tuple] = frozenset(),
 ) -> ExperimentConfig:
     """Validate a raw mapping; turn every pydantic error into one readable line."""
@@ -482,7 +524,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> s
     for item in overrides:
         key, sep, value_text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(source, [f"--set '{item}': expected key.path=value, e.g. --set seed=3"])
+            raise ConfigError(
+                source, [f"--set '{item}': expected key.path=value, e.g. --set seed=3"]
+            )
         keys = tuple(key.strip().split("."))
         try:
             value = yaml.safe_load(value_text) if value_text.strip() else ""
@@ -493,9 +537,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> s
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 prefix = ".".join(keys[: depth + 1])
-                raise ConfigError(source, [
-                    f"--set '{item}': {prefix} is a {type(child).__name__}, not a section"
-                ])
+                raise ConfigError(
+                    source, [f"--set '{item}': {prefix} is a {type(child).__name__}, not a section"]
+                )
             node = child
         node[keys[-1]] = value
         touched.add(keys)
@@ -544,8 +588,11 @@ def _section_class(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         if field is None:
             return None
         annotation = field.annotation
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,))
-                      if isinstance(a, type) and issubclass(a, BaseModel)]
+        candidates = [
+            a
+            for a in getattr(annotation, "__args__", (annotation,))
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if not candidates:
             return None
         cls = candidates[0]
@@ -572,8 +619,23 @@ def _describe(err: dict, root: type[BaseModel], where: str = "") -> str:
         hint = _did_you_mean(given, _UNION_SECTIONS.get(section, {}))
         return f"{key}.{tag_key}{where}: Unknown {tag_key} '{given}'{hint}. Available: {allowed}."
     message = err["msg"].removeprefix("Value error, ")
-    if kind.startswith(("greater", "less", "string_", "int_", "float_", "bool_", "list_",
-                        "too_", "literal_", "dict_", "model_type", "path_type", "bytes_")):
+    if kind.startswith(
+        (
+            "greater",
+            "less",
+            "string_",
+            "int_",
+            "float_",
+            "bool_",
+            "list_",
+            "too_",
+            "literal_",
+            "dict_",
+            "model_type",
+            "path_type",
+            "bytes_",
+        )
+    ):
         return f"{key}{where}: {message}; got {err.get('input')!r}"
     return f"{key}{where}: {message}"
 

@@ -21,9 +21,13 @@ class ProgressPrinter:
     def __enter__(self) -> ProgressPrinter:
         if self.live:
             self._progress = Progress(
-                TextColumn("[bold]loop"), MofNCompleteColumn(), BarColumn(),
-                TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
-                console=self.console, transient=False,
+                TextColumn("[bold]loop"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
             )
             self._progress.start()
         return self
@@ -40,8 +44,7 @@ class ProgressPrinter:
             total = event["max_loops"] + 1
             done = event.get("from_loop", 0)
             if self._progress is not None:
-                self._task = self._progress.add_task("run", total=total, completed=done,
-                                                     status="")
+                self._task = self._progress.add_task("run", total=total, completed=done, status="")
             elif kind == "resume":
                 self.console.print(f"resuming at loop {done}", highlight=False)
         elif kind == "loop":
@@ -56,6 +59,5 @@ class ProgressPrinter:
 
 def _loop_line(event: dict[str, Any]) -> str:
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in event["metrics"].items())
-    seconds = sum(event["seconds"].get(step, 0.0) for step in ("select", "label", "train",
-                                                                 "infer"))
+    seconds = sum(event["seconds"].get(step, 0.0) for step in ("select", "label", "train", "infer"))
     return f"labeled {event['n_labeled']:>6}  {metrics}  ({seconds:.2f} s)"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from alcli.config import DataConfig
-from alcli.errors import DataError
+from alcli.errors import DataError, preview
 from alcli.seeding import random_state_for
 
 UNLABELED = -1
@@ -87,23 +87,39 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         if missing:
             raise DataError(
                 f"{cfg.test_path}: the test set must be labeled, but {len(missing)} records have "
-                f"no {cfg.target} (ids {_first(missing)}); fill them or drop those rows"
+                f"no {cfg.target} (ids {preview(missing)}); fill them or drop those rows"
             )
         classes = _classes(table.labels + test.labels, cfg)
-        return _dataset(table.X, table.ids, _encode(table.labels, classes), classes,
-                        test.X, _encode(test.labels, classes), table.feature_names)
+        return _dataset(
+            table.X,
+            table.ids,
+            _encode(table.labels, classes),
+            classes,
+            test.X,
+            _encode(test.labels, classes),
+            table.feature_names,
+        )
     classes = _classes(table.labels, cfg)
     codes = _encode(table.labels, classes)
     pool_rows, test_rows = _stratified_split(codes, cfg, seed)
-    return _dataset(table.X[pool_rows], table.ids[pool_rows], codes[pool_rows], classes,
-                    table.X[test_rows], codes[test_rows], table.feature_names)
+    return _dataset(
+        table.X[pool_rows],
+        table.ids[pool_rows],
+        codes[pool_rows],
+        classes,
+        table.X[test_rows],
+        codes[test_rows],
+        table.feature_names,
+    )
 
 
 def read_table(path: Path, cfg: DataConfig) -> Table:
     """Read a CSV or NPZ file into a :class:`Table`."""
     if not path.exists():
-        raise DataError(f"{path}: file not found (data.path / data.test_path); check the path, "
-                        "which is relative to the config file")
+        raise DataError(
+            f"{path}: file not found (data.path / data.test_path); check the path, "
+            "which is relative to the config file"
+        )
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, cfg)
@@ -117,8 +133,9 @@ def read_id_list(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found (init.path); give a file with one record id "
-                        "per line") from None
+        raise DataError(
+            f"{path}: file not found (init.path); give a file with one record id per line"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot be read (init.path): {exc}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -128,8 +145,9 @@ def _read_sklearn(name: str) -> Table:
     from sklearn import datasets
 
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    return Table(X, [int(v) for v in y], np.arange(len(y)).astype(str),
-                 [f"x{i}" for i in range(X.shape[1])])
+    return Table(
+        X, [int(v) for v in y], np.arange(len(y)).astype(str), [f"x{i}" for i in range(X.shape[1])]
+    )
 
 
 def _read_csv(path: Path, cfg: DataConfig) -> Table:
@@ -154,8 +172,10 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
     if cfg.features is not None:
         unknown = [f for f in cfg.features if f not in header]
         if unknown:
-            raise DataError(f"{path}: data.features names columns it lacks: {', '.join(unknown)}. "
-                            f"Columns: {', '.join(header)}")
+            raise DataError(
+                f"{path}: data.features names columns it lacks: {', '.join(unknown)}. "
+                f"Columns: {', '.join(header)}"
+            )
         feature_names = list(cfg.features)
     else:
         feature_names = [h for i, h in enumerate(header) if i not in (target_col, id_col)]
@@ -164,8 +184,10 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
     feature_cols = [header.index(name) for name in feature_names]
     for line_no, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise DataError(f"{path}, line {line_no}: {len(row)} fields where the header has "
-                            f"{len(header)}; every row needs one value per column")
+            raise DataError(
+                f"{path}, line {line_no}: {len(row)} fields where the header has "
+                f"{len(header)}; every row needs one value per column"
+            )
     cells = np.array([[row[c].strip() for c in feature_cols] for row in body], dtype=str)
     cells[cells == ""] = "nan"  # an empty cell is a missing value
     try:
@@ -190,15 +212,21 @@ def _read_npz(path: Path) -> Table:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as NPZ (arrays X, y, optional ids): {exc}") from None
+        raise DataError(
+            f"{path}: cannot be read as NPZ (arrays X, y, optional ids): {exc}"
+        ) from None
     for key in ("X", "y"):
         if key not in arrays:
-            raise DataError(f"{path}: no array '{key}'; an NPZ needs X (n_records, n_features), "
-                            f"y (n_records,) and optionally ids. It has: {', '.join(arrays)}")
+            raise DataError(
+                f"{path}: no array '{key}'; an NPZ needs X (n_records, n_features), "
+                f"y (n_records,) and optionally ids. It has: {', '.join(arrays)}"
+            )
     X, y = arrays["X"], arrays["y"]
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
-        raise DataError(f"{path}: X must be 2-D and y 1-D with one entry per row of X; got X "
-                        f"{X.shape} and y {y.shape}")
+        raise DataError(
+            f"{path}: X must be 2-D and y 1-D with one entry per row of X; got X "
+            f"{X.shape} and y {y.shape}"
+        )
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{path}: X must be numeric; got dtype {X.dtype}")
     if "ids" in arrays:
@@ -209,8 +237,10 @@ def _read_npz(path: Path) -> Table:
     else:
         ids = np.arange(y.shape[0]).astype(str)
     if np.issubdtype(y.dtype, np.floating):
-        labels = [None if np.isnan(v) else (int(v) if float(v).is_integer() else float(v))
-                  for v in y.tolist()]
+        labels = [
+            None if np.isnan(v) else (int(v) if float(v).is_integer() else float(v))
+            for v in y.tolist()
+        ]
     elif np.issubdtype(y.dtype, np.integer):
         labels = y.tolist()
     else:
@@ -220,11 +250,13 @@ def _read_npz(path: Path) -> Table:
 
 def _check_ids(ids: np.ndarray, path: Path) -> None:
     if (ids == "").any():
-        raise DataError(f"{path}: record {int(np.flatnonzero(ids == '')[0]) + 1} has an empty id; "
-                        "every record needs an id")
+        raise DataError(
+            f"{path}: record {int(np.flatnonzero(ids == '')[0]) + 1} has an empty id; "
+            "every record needs an id"
+        )
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise DataError(f"{path}: ids must be unique; repeated: {_first(unique[counts > 1])}")
+        raise DataError(f"{path}: ids must be unique; repeated: {preview(unique[counts > 1])}")
 
 
 def _classes(labels: list, cfg: DataConfig) -> np.ndarray:
@@ -235,8 +267,9 @@ def _classes(labels: list, cfg: DataConfig) -> np.ndarray:
     if classes.shape[0] < 2:
         where = cfg.path or cfg.source
         found = f"only '{classes[0]}'" if classes.shape[0] else "none"
-        raise DataError(f"{where}: active learning needs at least 2 classes in '{cfg.target}'; "
-                        f"found {found}")
+        raise DataError(
+            f"{where}: active learning needs at least 2 classes in '{cfg.target}'; found {found}"
+        )
     return classes
 
 
@@ -252,7 +285,9 @@ def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):
     labeled = np.flatnonzero(codes != UNLABELED)
     try:
         pool_labeled, test_rows = train_test_split(
-            labeled, test_size=cfg.test_size, stratify=codes[labeled],
+            labeled,
+            test_size=cfg.test_size,
+            stratify=codes[labeled],
             random_state=random_state_for(seed, "split"),
         )
     except ValueError as exc:
@@ -281,9 +316,3 @@ def _first_non_numeric(cells: np.ndarray) -> tuple[int, int, str]:
             except ValueError:
                 return r, c, str(cell)
     return 0, 0, ""
-
-
-def _first(values, k: int = 5) -> str:
-    values = [str(v) for v in values]
-    more = f" and {len(values) - k} more" if len(values) > k else ""
-    return ", ".join(values[:k]) + more

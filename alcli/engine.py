@@ -8,6 +8,7 @@ run directory and runs; ``resume`` restarts after the last complete loop. Progre
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -20,7 +21,14 @@ import numpy as np
 from alcli import __version__
 from alcli.config import ExperimentConfig, dump_config, load_config
 from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list
-from alcli.errors import AlcliError, DataError, ExperimentFailed, Interrupted, RunDirError
+from alcli.errors import (
+    AlcliError,
+    DataError,
+    ExperimentFailed,
+    Interrupted,
+    RunDirError,
+    preview,
+)
 from alcli.initialization import kmeans_init, random_init
 from alcli.labelers import LABELERS, build_labeler
 from alcli.metrics import evaluate
@@ -71,7 +79,7 @@ def prepare(config: ExperimentConfig) -> Experiment:
         if missing.size:
             raise DataError(
                 f"{where}: the {config.labeler.kind} labeler reveals the target the data holds, "
-                f"but {missing.size} pool records have none (ids {_first(data.ids[missing])}); "
+                f"but {missing.size} pool records have none (ids {preview(data.ids[missing])}); "
                 f"fill '{config.data.target}' for every record"
             )
     probe = config.model.build()
@@ -90,8 +98,10 @@ def prepare(config: ExperimentConfig) -> Experiment:
     elif config.init.method == "labeled":
         initial = np.flatnonzero(data.y != UNLABELED)
         if initial.size == 0:
-            raise DataError(f"{where}: init.method is labeled but no pool record has a "
-                            f"'{config.data.target}' filled in")
+            raise DataError(
+                f"{where}: init.method is labeled but no pool record has a "
+                f"'{config.data.target}' filled in"
+            )
     else:
         if config.init.size > n_pool:
             raise DataError(
@@ -113,16 +123,20 @@ def start(
     experiment = prepare(config)
     path = run_path or default_run_path(config.output.runs_dir, config.name)
     config_yaml = dump_config(config)
-    rundir = RunDir.create(path, config_yaml, {
-        "name": config.name,
-        "status": "running",
-        "alcli_version": __version__,
-        "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),
-        "data_fingerprint": experiment.data.fingerprint,
-        "last_loop": None,
-        "stop_reason": None,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    rundir = RunDir.create(
+        path,
+        config_yaml,
+        {
+            "name": config.name,
+            "status": "running",
+            "alcli_version": __version__,
+            "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),
+            "data_fingerprint": experiment.data.fingerprint,
+            "last_loop": None,
+            "stop_reason": None,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     with rundir.lock():
         loop_runner = Loop(experiment, rundir, on_event)
         loop_runner.emit({"event": "start", "path": str(path), "max_loops": config.stop.max_loops})
@@ -157,8 +171,13 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
             if meta.get("status") != "completed":
                 rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
             return loop_runner.result("completed", reason)
-        loop_runner.emit({"event": "resume", "from_loop": 0 if last is None else last + 1,
-                          "max_loops": config.stop.max_loops})
+        loop_runner.emit(
+            {
+                "event": "resume",
+                "from_loop": 0 if last is None else last + 1,
+                "max_loops": config.stop.max_loops,
+            }
+        )
         return loop_runner.drive(first_loop=0 if last is None else last + 1)
 
 
@@ -233,8 +252,9 @@ class Loop:
         self.model = self._fit(self.model, loop)
         seconds["train"], clock = _lap(clock)
 
-        metrics = evaluate(self.model, self.data.X_test, self.data.decode(self.data.y_test),
-                           self.config.metrics)
+        metrics = evaluate(
+            self.model, self.data.X_test, self.data.decode(self.data.y_test), self.config.metrics
+        )
         reason = self._stop_reason(loop, metrics)
         n_predictions = 0 if reason else self.infer()
         seconds["infer"], clock = _lap(clock)
@@ -262,11 +282,16 @@ class Loop:
         cfg = self.config
         if loop == 0:
             return self._initial_set(), np.full(self._initial_size(), np.nan), cfg.init.method
-        size = capped_size(self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled,
-                           cfg.stop.budget)
+        size = capped_size(
+            self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled, cfg.stop.budget
+        )
         ctx = SelectionContext(
-            candidates=self.candidates, proba=self.proba, features=self.data.X, model=self.model,
-            loop=loop, rng=rng_for(cfg.seed, "select", loop),
+            candidates=self.candidates,
+            proba=self.proba,
+            features=self.data.X,
+            model=self.model,
+            loop=loop,
+            rng=rng_for(cfg.seed, "select", loop),
         )
         selection = self.strategy.select(ctx, size)
         return selection.indices, selection.scores, cfg.strategy.name
@@ -284,8 +309,14 @@ class Loop:
 
     def _fit(self, previous: Any, loop: int) -> Any:
         order, codes = self.pool.training_set(up_to_loop=loop)
-        return fit_model(self.config.model, previous, self.data.X[order],
-                         self.data.decode(codes), self.config.seed, loop)
+        return fit_model(
+            self.config.model,
+            previous,
+            self.data.X[order],
+            self.data.decode(codes),
+            self.config.seed,
+            loop,
+        )
 
     def infer(self) -> int:
         """Predict the unlabeled pool for the next SELECT; returns how many were predicted."""
@@ -294,36 +325,44 @@ class Loop:
             self.proba = None
             return 0
         model_cfg = self.config.model
-        self.proba = predict_proba_chunked(self.model, self.data.X, self.candidates,
-                                           model_cfg.chunk_size, model_cfg.n_jobs)
+        self.proba = predict_proba_chunked(
+            self.model, self.data.X, self.candidates, model_cfg.chunk_size, model_cfg.n_jobs
+        )
         return int(self.candidates.shape[0])
 
     def _stop_reason(self, loop: int, metrics: dict[str, float]) -> str | None:
         pool, stop = self.pool, self.config.stop
-        next_size = capped_size(self.schedule, loop + 1, pool.n_labeled, pool.n_unlabeled,
-                                stop.budget)
-        return stop_reason(stop, Progress(loop, pool.n_labeled, metrics, next_size,
-                                          pool.n_unlabeled))
+        next_size = capped_size(
+            self.schedule, loop + 1, pool.n_labeled, pool.n_unlabeled, stop.budget
+        )
+        return stop_reason(
+            stop, Progress(loop, pool.n_labeled, metrics, next_size, pool.n_unlabeled)
+        )
 
     # --- checkpoints ----------------------------------------------------------------------
 
     def checkpoint(self, record, indices, scores, codes, labeler_name) -> None:
         ids = self.data.ids[indices]
         labels = self.data.decode(codes)
-        selected = csv_text(["id", "index", "score", "strategy"], [
-            [i, int(x), "" if math.isnan(s) else repr(float(s)), record["strategy"]]
-            for i, x, s in zip(ids, indices, scores, strict=True)
-        ])
-        labeled = csv_text(["id", "label", "labeler"], [
-            [i, label, labeler_name] for i, label in zip(ids, labels.tolist(), strict=True)
-        ])
+        selected = csv_text(
+            ["id", "index", "score", "strategy"],
+            [
+                [i, int(x), "" if math.isnan(s) else repr(float(s)), record["strategy"]]
+                for i, x, s in zip(ids, indices, scores, strict=True)
+            ],
+        )
+        labeled = csv_text(
+            ["id", "label", "labeler"],
+            [[i, label, labeler_name] for i, label in zip(ids, labels.tolist(), strict=True)],
+        )
         keep = self.config.output.keep_models
-        import json
-
         self.rundir.write_loop(
             record["loop"],
-            files={"selected.csv": selected, "labels.csv": labeled,
-                   "metrics.json": json.dumps(record, indent=2) + "\n"},
+            files={
+                "selected.csv": selected,
+                "labels.csv": labeled,
+                "metrics.json": json.dumps(record, indent=2) + "\n",
+            },
             arrays={**self.pool.state(), "classes": self.data.classes},
             model=self.model if keep != "none" else None,
         )
@@ -335,12 +374,25 @@ class Loop:
 
     def write_metrics_csv(self) -> None:
         names = self.config.metrics
-        header = ["loop", "n_labeled", "loop_size", "strategy", *names, "n_predictions",
-                  *(f"{step}_s" for step in STEPS)]
+        header = [
+            "loop",
+            "n_labeled",
+            "loop_size",
+            "strategy",
+            *names,
+            "n_predictions",
+            *(f"{step}_s" for step in STEPS),
+        ]
         rows = [
-            [r["loop"], r["n_labeled"], r["loop_size"], r["strategy"],
-             *(repr(r["metrics"][m]) for m in names), r["n_predictions"],
-             *(f"{r['seconds'][step]:.6f}" for step in STEPS)]
+            [
+                r["loop"],
+                r["n_labeled"],
+                r["loop_size"],
+                r["strategy"],
+                *(repr(r["metrics"][m]) for m in names),
+                r["n_predictions"],
+                *(f"{r['seconds'][step]:.6f}" for step in STEPS),
+            ]
             for r in self.history
         ]
         self.rundir.write_metrics_csv(header, rows)
@@ -353,8 +405,10 @@ class Loop:
         """
         loops = self.rundir.complete_loops()
         if loops != list(range(len(loops))):
-            raise RunDirError(f"{self.rundir.path}/loops has gaps ({loops}); it was edited by "
-                              "hand. Remove the loops after the gap to resume from there.")
+            raise RunDirError(
+                f"{self.rundir.path}/loops has gaps ({loops}); it was edited by "
+                "hand. Remove the loops after the gap to resume from there."
+            )
         if not loops:
             return None
         last = loops[-1]
@@ -381,7 +435,9 @@ class Loop:
     def result(self, status: str, reason: str | None) -> RunResult:
         last = self.history[-1] if self.history else None
         return RunResult(
-            path=self.rundir.path, status=status, stop_reason=reason,
+            path=self.rundir.path,
+            status=status,
+            stop_reason=reason,
             last_loop=last["loop"] if last else None,
             metrics=dict(last["metrics"]) if last else {},
             n_labeled=last["n_labeled"] if last else 0,
@@ -392,8 +448,10 @@ def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
     position = {record_id: i for i, record_id in enumerate(data.ids.tolist())}
     unknown = [w for w in wanted if w not in position]
     if unknown:
-        raise DataError(f"{source}: {len(unknown)} ids are not in the pool (init.path): "
-                        f"{_first(unknown)}. Ids of the test set cannot be chosen either.")
+        raise DataError(
+            f"{source}: {len(unknown)} ids are not in the pool (init.path): "
+            f"{preview(unknown)}. Ids of the test set cannot be chosen either."
+        )
     if len(set(wanted)) != len(wanted):
         raise DataError(f"{source}: an id is listed twice (init.path); list each once")
     if not wanted:
@@ -404,8 +462,3 @@ def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
 def _lap(since: float) -> tuple[float, float]:
     now = time.perf_counter()
     return now - since, now
-
-
-def _first(values, k: int = 5) -> str:
-    values = [str(v) for v in values]
-    return ", ".join(values[:k]) + (f" and {len(values) - k} more" if len(values) > k else "")

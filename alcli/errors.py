@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+
+def preview(values: Iterable[object], k: int = 5) -> str:
+    """The first ``k`` values for a message: ``a, b, c and 12 more``."""
+    values = [str(v) for v in values]
+    more = f" and {len(values) - k} more" if len(values) > k else ""
+    return ", ".join(values[:k]) + more
+
 
 class AlcliError(Exception):
     """Base of every error alcli reports to a user. ``exit_code`` is what the CLI exits with."""

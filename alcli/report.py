@@ -59,8 +59,12 @@ def to_table(report: dict[str, Any]) -> Table:
     for row in loops:
         seconds = sum(v for k, v in row.items() if k.endswith("_s"))
         table.add_row(
-            str(row["loop"]), str(row["n_labeled"]), str(row["loop_size"]), row["strategy"],
-            *(f"{row[m]:.4f}" for m in metric_names), f"{seconds:.2f}",
+            str(row["loop"]),
+            str(row["n_labeled"]),
+            str(row["loop_size"]),
+            row["strategy"],
+            *(f"{row[m]:.4f}" for m in metric_names),
+            f"{seconds:.2f}",
         )
     return table
 
@@ -72,8 +76,13 @@ def _read_metrics_csv(path: Path) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(io.StringIO(handle.read())))
     return [
         {
-            key: (int(value) if key in _INT_COLUMNS else
-                  value if key in _TEXT_COLUMNS else float(value))
+            key: (
+                int(value)
+                if key in _INT_COLUMNS
+                else value
+                if key in _TEXT_COLUMNS
+                else float(value)
+            )
             for key, value in row.items()
         }
         for row in rows
@@ -100,8 +109,10 @@ def _summary(loops: list[dict], metric_names: list[str], target: dict | None) ->
 
 
 def _caption(summary: dict[str, Any]) -> str:
-    parts = [f"{summary['n_labeled']} labels in {summary['loops']} loops",
-             f"{summary['seconds']:.1f} s"]
+    parts = [
+        f"{summary['n_labeled']} labels in {summary['loops']} loops",
+        f"{summary['seconds']:.1f} s",
+    ]
     parts += [f"AULC {m} {v:.4f}" for m, v in summary["aulc"].items()]
     if "labels_to_target" in summary:
         reached = summary["labels_to_target"]

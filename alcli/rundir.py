@@ -38,11 +38,23 @@ _LOOP_DIR = re.compile(r"^\d{4}$")
 _TMP_PREFIX = ".tmp-"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp/mkdtemp create private (0600/0700) entries; a run directory gets ordinary permissions.
+_FILE_MODE = 0o666 & ~_current_umask()
+_DIR_MODE = 0o777 & ~_current_umask()
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see the old or the new content, never a part."""
     payload = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}.")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -98,11 +110,13 @@ class RunDir:
                     "choose another --run-dir."
                 )
             if not path.is_dir() or any(path.iterdir()):
-                raise RunDirError(f"{path} exists and is not an empty directory; choose another "
-                                  "--run-dir.")
+                raise RunDirError(
+                    f"{path} exists and is not an empty directory; choose another --run-dir."
+                )
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}."))
         try:
+            staging.chmod(_DIR_MODE)
             (staging / "loops").mkdir()
             write_atomic(staging / "config.yaml", config_yaml)
             write_atomic(staging / "run.json", _json({"schema_version": SCHEMA_VERSION, **meta}))
@@ -116,8 +130,9 @@ class RunDir:
     @classmethod
     def open(cls, path: Path) -> RunDir:
         if not path.is_dir():
-            raise RunDirError(f"{path}: no such run directory; start a run with "
-                              "`alcli run CONFIG`.")
+            raise RunDirError(
+                f"{path}: no such run directory; start a run with `alcli run CONFIG`."
+            )
         for name in ("run.json", "config.yaml"):
             if not (path / name).is_file():
                 raise RunDirError(f"{path} is not an alcli run directory (no {name}).")
@@ -185,12 +200,18 @@ class RunDir:
                 else:
                     leftover.unlink(missing_ok=True)
 
-    def write_loop(self, loop: int, files: dict[str, bytes | str], arrays: dict[str, np.ndarray],
-                   model: Any = None) -> None:
+    def write_loop(
+        self,
+        loop: int,
+        files: dict[str, bytes | str],
+        arrays: dict[str, np.ndarray],
+        model: Any = None,
+    ) -> None:
         """Write a complete loop folder in one rename."""
         final = self.loop_path(loop)
         staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_TMP_PREFIX}{final.name}."))
         try:
+            staging.chmod(_DIR_MODE)
             for name, content in files.items():
                 payload = content.encode() if isinstance(content, str) else content
                 (staging / name).write_bytes(payload)

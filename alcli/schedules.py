@@ -63,9 +63,7 @@ def build_schedule(cfg) -> Constant | Listed | Linear | Geometric:
     return SCHEDULES[cfg.schedule](**params)
 
 
-def capped_size(
-    schedule, loop: int, n_labeled: int, n_unlabeled: int, budget: int | None
-) -> int:
+def capped_size(schedule, loop: int, n_labeled: int, n_unlabeled: int, budget: int | None) -> int:
     """The schedule's size for ``loop``, capped by what is left in the pool and the budget."""
     size = min(schedule.size(loop, n_labeled, n_unlabeled), n_unlabeled)
     if budget is not None:

@@ -20,12 +20,14 @@ from alcli.strategies.least_confidence import LeastConfidence
 from alcli.strategies.margin import MarginSampling
 from alcli.strategies.random import RandomSampling
 
-STRATEGIES: MappingProxyType[str, type[Strategy]] = MappingProxyType({
-    "entropy": EntropySampling,
-    "least_confidence": LeastConfidence,
-    "margin": MarginSampling,
-    "random": RandomSampling,
-})
+STRATEGIES: MappingProxyType[str, type[Strategy]] = MappingProxyType(
+    {
+        "entropy": EntropySampling,
+        "least_confidence": LeastConfidence,
+        "margin": MarginSampling,
+        "random": RandomSampling,
+    }
+)
 
 
 def strategy_class(name: str) -> type[Strategy]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -59,7 +60,7 @@ class Selection:
     scores: np.ndarray
 
 
-class Strategy:
+class Strategy(ABC):
     """A querying strategy. Subclasses set ``name``, ``description`` and ``needs_proba``.
 
     ``Params`` is the pydantic model of the strategy's config keys; the constructor stores them.
@@ -73,16 +74,17 @@ class Strategy:
     def __init__(self, **params: Any):
         self.params = self.Params(**params)
 
+    @abstractmethod
     def select(self, ctx: SelectionContext, n: int) -> Selection:
-        raise NotImplementedError
+        """Pick up to ``n`` distinct unlabeled records."""
 
 
 class ScoreStrategy(Strategy):
     """A strategy that only scores candidates; the shared selector picks the top ``n``."""
 
+    @abstractmethod
     def score(self, ctx: SelectionContext) -> np.ndarray:
         """Scores of shape (n_candidates,), higher = label first."""
-        raise NotImplementedError
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         return select_top(self.score(ctx), ctx.candidates, n, ctx.rng)

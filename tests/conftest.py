@@ -1,0 +1,76 @@
+"""Shared helpers: write configs and data files as a user would, run the CLI in-process."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from alcli.cli import app
+
+TINY = {
+    "name": "tiny",
+    "seed": 0,
+    "data": {"source": "sklearn:iris", "test_size": 0.3},
+    "model": {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 300},
+    },
+    "init": {"method": "random", "size": 10},
+    "strategy": {"name": "margin"},
+    "loop_size": {"schedule": "constant", "size": 5},
+    "stop": {"max_loops": 3},
+}
+
+
+def merge(base: dict, changes: dict) -> dict:
+    """A deep copy of ``base`` with ``changes`` merged in (None deletes a key)."""
+    out = {k: (merge(v, {}) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a YAML config (TINY with changes) into tmp_path and return its path."""
+
+    def write(changes: dict[str, Any] | None = None, name: str = "experiment.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(merge(TINY, changes or {}), sort_keys=False))
+        return path
+
+    return write
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]], **kwargs: Any) -> Path:
+    with path.open("w", newline="", encoding=kwargs.pop("encoding", "utf-8")) as handle:
+        writer = csv.writer(handle, **kwargs)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def cli():
+    """Invoke the CLI in-process; returns the click Result."""
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], terminal_width=120)
+
+    return invoke
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
