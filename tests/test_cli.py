@@ -39,7 +39,7 @@ def test_run_leaves_the_documented_run_directory(cli, write_config, tmp_path):
     }
     assert sorted(p.name for p in (run_dir / "loops").iterdir()) == ["0000", "0001", "0002", "0003"]
     for loop in (run_dir / "loops").iterdir():
-        assert LOOP_FILES <= {p.name for p in loop.iterdir()}
+        assert {p.name for p in loop.iterdir()} >= LOOP_FILES
     # model.joblib is kept for the last loop only by default.
     assert [p.parent.name for p in run_dir.glob("loops/*/model.joblib")] == ["0003"]
     meta = json.loads((run_dir / "run.json").read_text())
@@ -296,12 +296,17 @@ def test_python_dash_m_and_version():
     assert "run" in usage.stdout + usage.stderr and "resume" in usage.stdout + usage.stderr
 
 
-def test_the_bundled_configs_are_valid(cli):
-    configs = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
-    assert len(configs) >= 2
-    for config in configs:
-        result = cli("validate", config)
-        assert result.exit_code == 0, f"{config.name}: {result.output}"
+BUNDLED = sorted(Path(__file__).parents[1].joinpath("configs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_every_bundled_config_validates_and_runs(cli, tmp_path, config):
+    result = cli("validate", config)
+    assert result.exit_code == 0, f"{config.name}: {result.output}"
+    result = cli(
+        "run", config, "--run-dir", tmp_path / "run", "--quiet", "--set", "stop.max_loops=1"
+    )
+    assert result.exit_code == 0, f"{config.name}: {result.output}"
 
 
 def test_state_npz_loads_without_pickle(cli, write_config, tmp_path):
