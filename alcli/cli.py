@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from alcli import __version__
 from alcli.errors import AlcliError
@@ -54,8 +55,13 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except AlcliError as exc:
-        err.print(f"[bold red]error:[/] {exc}" if exc.exit_code == 2 else str(exc), markup=True)
+        prefix = "[bold red]error:[/] " if exc.exit_code == 2 else ""
+        err.print(prefix + escape(str(exc)))
         raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        # Before a run directory exists (loading config or data) there is nothing to save.
+        err.print("Interrupted; nothing was written.")
+        raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 

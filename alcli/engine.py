@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,10 +225,17 @@ class Loop:
         except Exception as exc:
             message = f"loop {loop} failed: {type(exc).__name__}: {exc}"
             self.rundir.update_meta(status="failed", error=message)
-            self.emit({"event": "failed", "loop": loop, "error": message})
+            self.emit(
+                {
+                    "event": "failed",
+                    "loop": loop,
+                    "error": message,
+                    "traceback": traceback.format_exc(),
+                }
+            )
             raise ExperimentFailed(
-                f"{message}\nThe run is saved up to the previous loop; fix the cause and "
-                f"`alcli resume {self.rundir.path}`."
+                f"{message}\nThe run is saved up to the previous loop (the traceback is in "
+                f"events.jsonl); fix the cause and `alcli resume {self.rundir.path}`."
             ) from exc
         reason = record["stop_reason"]
         self.rundir.update_meta(status="completed", stop_reason=reason, last_loop=loop)

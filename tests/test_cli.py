@@ -313,3 +313,26 @@ def test_state_npz_loads_without_pickle(cli, write_config, tmp_path):
     run_ok(cli, write_config(), tmp_path / "run")
     with np.load(tmp_path / "run" / "loops" / "0002" / "state.npz", allow_pickle=False) as npz:
         assert npz["order"].shape == (20,) and set(npz["loop_of"].tolist()) == {0, 1, 2}
+
+
+def test_a_failing_step_marks_the_run_failed_and_resume_recovers(
+    cli, write_config, tmp_path, monkeypatch
+):
+    config = write_config({"model": {"estimator": "tests.flaky_model:FailsAfter"}})
+    monkeypatch.setenv("ALCLI_TEST_FAIL_ABOVE", "16")
+    failed = cli("run", config, "--run-dir", tmp_path / "run")
+    assert failed.exit_code == 1
+    assert "loop 2 failed: RuntimeError: the GPU caught fire" in failed.stderr
+    assert f"alcli resume {tmp_path / 'run'}" in failed.stderr
+    assert "Traceback" not in failed.output
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["status"] == "failed" and meta["last_loop"] == 1
+    assert sorted(p.name for p in (tmp_path / "run" / "loops").iterdir()) == ["0000", "0001"]
+
+    monkeypatch.delenv("ALCLI_TEST_FAIL_ABOVE")
+    resumed = cli("resume", tmp_path / "run")
+    assert resumed.exit_code == 0, resumed.output
+    run_ok(cli, config, tmp_path / "straight")
+    assert without_timings(tmp_path / "run" / "metrics.csv") == without_timings(
+        tmp_path / "straight" / "metrics.csv"
+    )
