@@ -107,12 +107,23 @@ class DataConfig(Section):
         if (self.source is None) == (self.path is None):
             raise PydanticCustomError(
                 "data_source",
-                "give exactly one of data.source (a bundled dataset) or data.path "
+                "data: give exactly one of data.source (a bundled dataset) or data.path "
                 "(a CSV or NPZ file)",
             )
+        if self.features is not None:
+            for role in ("target", "id"):
+                column = getattr(self, role)
+                if column in self.features and (role == "target" or "id" in self.model_fields_set):
+                    raise PydanticCustomError(
+                        "data_features",
+                        "data.features: it lists '{column}', which is data.{role}; a model trained "
+                        "on it would learn the answer. Remove it from data.features",
+                        {"column": column, "role": role},
+                    )
         if self.test_path is not None and "test_size" in self.model_fields_set:
             raise PydanticCustomError(
-                "data_test", "give either data.test_size or data.test_path, not both"
+                "data_test",
+                "data.test_path: give either data.test_size or data.test_path, not both",
             )
         return self
 
@@ -165,12 +176,32 @@ class ModelConfig(Section):
     @model_validator(mode="after")
     def _params_accepted(self) -> ModelConfig:
         estimator = self.build()
+        from sklearn.base import is_classifier
+
+        if not is_classifier(estimator):
+            raise PydanticCustomError(
+                "not_classifier",
+                "model.estimator: {name} is not a classifier; active learning here picks "
+                "records for a classifier (e.g. sklearn.linear_model.LogisticRegression)",
+                {"name": type(estimator).__name__},
+            )
+        # scikit-learn checks parameter values only in fit; check them now, before a run starts.
+        validate = getattr(estimator, "_validate_params", None)
+        if callable(validate):
+            try:
+                validate()
+            except (ValueError, TypeError) as exc:
+                raise PydanticCustomError(
+                    "estimator_params",
+                    "model.params: they do not fit {name}: {reason}",
+                    {"name": type(estimator).__name__, "reason": str(exc)},
+                ) from None
         if self.retrain == "warm_start" and "warm_start" not in estimator.get_params():
             raise PydanticCustomError(
                 "warm_start",
-                "model.retrain is warm_start but {name} has no warm_start parameter; use "
-                "retrain: scratch, or an estimator that supports it (SGDClassifier, "
-                "LogisticRegression, MLPClassifier, ...)",
+                "model.retrain: warm_start needs an estimator with a warm_start parameter and "
+                "{name} has none; use retrain: scratch, or an estimator that supports it "
+                "(SGDClassifier, LogisticRegression, MLPClassifier, ...)",
                 {"name": type(estimator).__name__},
             )
         return self
@@ -183,7 +214,7 @@ class ModelConfig(Section):
         except TypeError as exc:
             raise PydanticCustomError(
                 "estimator_params",
-                "model.params do not fit {name}: {reason}",
+                "model.params: they do not fit {name}: {reason}",
                 {"name": estimator_cls.__name__, "reason": str(exc)},
             ) from None
 
@@ -367,6 +398,16 @@ class OutputConfig(Section):
     )
 
 
+def _response_methods(metric: str) -> tuple[str, ...]:
+    """The estimator methods a scikit-learn scorer calls (predict, predict_proba, ...)."""
+    from sklearn.metrics import get_scorer
+
+    method = getattr(get_scorer(metric), "_response_method", None)
+    if method is None:
+        return ()
+    return (method,) if isinstance(method, str) else tuple(method)
+
+
 def _scorer_names() -> list[str]:
     from sklearn.metrics import get_scorer_names
 
@@ -378,7 +419,7 @@ class ExperimentConfig(Section):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Names the run directory (letters, digits, '.', '_', '-').",
     )
-    seed: NonNegativeInt = Field(0, description="Every random draw derives from it.")
+    seed: NonNegativeInt = Field(0, strict=True, description="Every random draw derives from it.")
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     init: InitConfig = Field(default_factory=RandomInit)
@@ -421,20 +462,34 @@ class ExperimentConfig(Section):
         if self.stop.budget is not None and init_size is not None and self.stop.budget < init_size:
             raise PydanticCustomError(
                 "budget",
-                "stop.budget ({budget}) is below init.size ({size}): the initial set "
+                "stop.budget: {budget} is below init.size ({size}); the initial set "
                 "alone would exceed it; raise the budget or lower init.size",
                 {"budget": self.stop.budget, "size": init_size},
             )
-        if strategy_class(self.strategy.name).needs_proba:
-            estimator = self.model.build()
-            if not hasattr(estimator, "predict_proba"):
+        estimator = self.model.build()
+        for metric in self.metrics:
+            methods = _response_methods(metric)
+            if methods and not any(hasattr(estimator, m) for m in methods):
                 raise PydanticCustomError(
-                    "no_proba",
-                    "strategy '{strategy}' scores records with predict_proba, which "
-                    "{name} does not offer with these params; use a probabilistic classifier "
-                    "(e.g. LogisticRegression, or SVC with probability: true) or strategy: random",
-                    {"strategy": self.strategy.name, "name": type(estimator).__name__},
+                    "metric_method",
+                    "metrics: '{metric}' needs {methods}, which {name} does not offer with "
+                    "these params; drop the metric or use a model that has it",
+                    {
+                        "metric": metric,
+                        "methods": " or ".join(methods),
+                        "name": type(estimator).__name__,
+                    },
                 )
+        if strategy_class(self.strategy.name).needs_proba and not hasattr(
+            estimator, "predict_proba"
+        ):
+            raise PydanticCustomError(
+                "no_proba",
+                "strategy.name: '{strategy}' scores records with predict_proba, which "
+                "{name} does not offer with these params; use a probabilistic classifier "
+                "(e.g. LogisticRegression, or SVC with probability: true) or strategy: random",
+                {"strategy": self.strategy.name, "name": type(estimator).__name__},
+            )
         return self
 
 
@@ -472,6 +527,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(source, [f"{where}malformed YAML: {problem}"]) from None
+    except DuplicateKey as exc:
+        raise ConfigError(source, [str(exc)]) from None
     if raw is None:
         raise ConfigError(
             source,
@@ -508,13 +565,13 @@ def validate_config(
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            key = _display_loc(err["loc"])
+            key, message = _key_and_message(err)
             where = ""
-            if key in overridden:
+            if _from_override(key, overridden, lines or {}):
                 where = " (from --set)"
             elif lines and _nearest_line(lines, key) is not None:
                 where = f" (line {_nearest_line(lines, key)})"
-            problems.append(_describe(err, ExperimentConfig, where))
+            problems.append(_describe(err, ExperimentConfig, key, message, where))
         raise ConfigError(source, problems) from None
 
 
@@ -538,7 +595,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> s
             if not isinstance(child, dict):
                 prefix = ".".join(keys[: depth + 1])
                 raise ConfigError(
-                    source, [f"--set '{item}': {prefix} is a {type(child).__name__}, not a section"]
+                    source,
+                    [f"--set '{item}': {prefix} is {_a(type(child).__name__)}, not a section"],
                 )
             node = child
         node[keys[-1]] = value
@@ -551,6 +609,10 @@ def dump_config(config: ExperimentConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def _default_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).strip("-._") or "run"
 
@@ -559,6 +621,16 @@ def _default_name(path: Path) -> str:
 
 _UNION_SECTIONS = {"init": INIT_METHODS, "loop_size": SCHEDULES, "labeler": LABELERS}
 _TAG_KEYS = {"init": "method", "loop_size": "schedule", "labeler": "kind"}
+
+
+def _from_override(key: tuple, overridden: set[tuple], lines: dict[tuple, int]) -> bool:
+    """Whether an error at ``key`` comes from a --set override (at, above or below it)."""
+    for override in overridden:
+        if key[: len(override)] == override:
+            return True
+        if override[: len(key)] == key and key not in lines:
+            return True
+    return False
 
 
 def _did_you_mean(value: str, choices) -> str:
@@ -599,9 +671,32 @@ def _section_class(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     return cls
 
 
-def _describe(err: dict, root: type[BaseModel], where: str = "") -> str:
+_KEY_FIRST = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.*)$", re.DOTALL)
+
+
+def _key_and_message(err: dict) -> tuple[tuple, str]:
+    """The key an error is about, and its message without that key.
+
+    Checks that span a section or the whole config name their key first ("stop.budget: ..."),
+    so the message can point at that key (and its line) instead of the section.
+    """
+    loc = _display_loc(tuple(err["loc"]))
+    message = err["msg"].removeprefix("Value error, ")
+    named = _KEY_FIRST.match(message)
+    if named:
+        key = tuple(named.group(1).split("."))
+        if key[: len(loc)] == loc:
+            return key, named.group(2)
+    return loc, message
+
+
+def _describe(
+    err: dict, root: type[BaseModel], key_path: tuple = (), message: str = "", where: str = ""
+) -> str:
     loc = tuple(err["loc"])
-    key = ".".join(str(p) for p in _display_loc(loc)) or "(top level)"
+    key_path = key_path or _display_loc(loc)
+    message = message or err["msg"].removeprefix("Value error, ")
+    key = ".".join(str(p) for p in key_path) or "(top level)"
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = _section_class(root, loc)
@@ -618,7 +713,6 @@ def _describe(err: dict, root: type[BaseModel], where: str = "") -> str:
         given = (err.get("ctx") or {}).get("tag", "")
         hint = _did_you_mean(given, _UNION_SECTIONS.get(section, {}))
         return f"{key}.{tag_key}{where}: Unknown {tag_key} '{given}'{hint}. Available: {allowed}."
-    message = err["msg"].removeprefix("Value error, ")
     if kind.startswith(
         (
             "greater",
@@ -640,12 +734,24 @@ def _describe(err: dict, root: type[BaseModel], where: str = "") -> str:
     return f"{key}{where}: {message}"
 
 
+class DuplicateKey(ValueError):
+    def __init__(self, key: str, first: int, second: int):
+        super().__init__(
+            f"{key} (line {second}): the key appears twice (first at line {first}); keep one"
+        )
+
+
 def _line_numbers(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
     """Map every key path of a composed YAML document to its 1-based line."""
     lines: dict[tuple, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             path = (*prefix, key_node.value)
+            if path in lines:
+                # yaml.safe_load would keep the last value silently.
+                raise DuplicateKey(
+                    ".".join(map(str, path)), lines[path], key_node.start_mark.line + 1
+                )
             lines[path] = key_node.start_mark.line + 1
             lines.update(_line_numbers(value_node, path))
     return lines

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from alcli.config import DataConfig
-from alcli.errors import DataError, preview
+from alcli.errors import DataError, plural, preview
 from alcli.seeding import random_state_for
 
 UNLABELED = -1
@@ -45,6 +45,7 @@ class Dataset:
         The class labels as they are in the data (ints, or strings).
     X_test : ndarray of shape (n_test, n_features)
     y_test : ndarray of int64, shape (n_test,)
+    ids_test : ndarray of str, shape (n_test,)
     feature_names : list of str
     fingerprint : str
         sha256 of everything above: resume refuses data that changed.
@@ -56,6 +57,7 @@ class Dataset:
     classes: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    ids_test: np.ndarray
     feature_names: list[str]
     fingerprint: str
 
@@ -86,8 +88,10 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         missing = [str(i) for i, v in zip(test.ids, test.labels, strict=True) if v is None]
         if missing:
             raise DataError(
-                f"{cfg.test_path}: the test set must be labeled, but {len(missing)} records have "
-                f"no {cfg.target} (ids {preview(missing)}); fill them or drop those rows"
+                f"{cfg.test_path}: the test set must be labeled, but "
+                f"{plural(len(missing), 'record')} {'lacks' if len(missing) == 1 else 'lack'} a "
+                f"{cfg.target} (ids {preview(missing)}); "
+                "fill them or drop those rows"
             )
         classes = _classes(table.labels + test.labels, cfg)
         return _dataset(
@@ -97,6 +101,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
             classes,
             test.X,
             _encode(test.labels, classes),
+            test.ids,
             table.feature_names,
         )
     classes = _classes(table.labels, cfg)
@@ -109,6 +114,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         classes,
         table.X[test_rows],
         codes[test_rows],
+        table.ids[test_rows],
         table.feature_names,
     )
 
@@ -169,6 +175,11 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
         )
     target_col = header.index(cfg.target)
     id_col = header.index(cfg.id) if cfg.id in header else None
+    if id_col is None and "id" in cfg.model_fields_set:
+        raise DataError(
+            f"{path}: no '{cfg.id}' column (data.id). Columns: {', '.join(header)}. Name the "
+            "column that holds record ids, or leave data.id out to number the rows"
+        )
     if cfg.features is not None:
         unknown = [f for f in cfg.features if f not in header]
         if unknown:
@@ -198,6 +209,7 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
             f"{path}, line {bad[0] + 2}, column '{feature_names[bad[1]]}': '{bad[2]}' is not a "
             "number; feature columns must be numeric (list the numeric ones in data.features)"
         ) from None
+    _refuse_infinite(X, path, feature_names, first_line=2)
     labels = [row[target_col].strip() or None for row in body]
     if id_col is None:
         ids = np.arange(len(body)).astype(str)
@@ -229,6 +241,7 @@ def _read_npz(path: Path) -> Table:
         )
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{path}: X must be numeric; got dtype {X.dtype}")
+    _refuse_infinite(X, path, [f"x{i}" for i in range(X.shape[1])], first_line=None)
     if "ids" in arrays:
         ids = arrays["ids"].astype(str)
         if ids.shape != y.shape:
@@ -246,6 +259,18 @@ def _read_npz(path: Path) -> Table:
     else:
         labels = [str(v).strip() or None for v in y.tolist()]
     return Table(X, labels, ids, [f"x{i}" for i in range(X.shape[1])])
+
+
+def _refuse_infinite(X: np.ndarray, path: Path, names: list[str], first_line: int | None):
+    """No model fits on inf (a CSV's 'inf' or 1e400 parses as a float)."""
+    if not np.issubdtype(X.dtype, np.floating) or np.isfinite(X[~np.isnan(X)]).all():
+        return
+    row, col = (int(v[0]) for v in np.nonzero(np.isinf(X)))
+    where = f"line {row + first_line}" if first_line is not None else f"row {row}"
+    raise DataError(
+        f"{path}, {where}, column '{names[col]}': the value is infinite; features must be finite "
+        "numbers (use an empty cell for a missing value)"
+    )
 
 
 def _check_ids(ids: np.ndarray, path: Path) -> None:
@@ -299,13 +324,13 @@ def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):
     return pool_rows, np.sort(test_rows)
 
 
-def _dataset(X, ids, y, classes, X_test, y_test, feature_names) -> Dataset:
+def _dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names) -> Dataset:
     digest = hashlib.sha256()
     for array in (X, y, X_test, y_test, classes.astype(str), ids):
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
-    return Dataset(X, ids, y, classes, X_test, y_test, feature_names, digest.hexdigest())
+    return Dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names, digest.hexdigest())
 
 
 def _first_non_numeric(cells: np.ndarray) -> tuple[int, int, str]:

@@ -28,6 +28,7 @@ from alcli.errors import (
     ExperimentFailed,
     Interrupted,
     RunDirError,
+    plural,
     preview,
 )
 from alcli.initialization import kmeans_init, random_init
@@ -80,19 +81,21 @@ def prepare(config: ExperimentConfig) -> Experiment:
         if missing.size:
             raise DataError(
                 f"{where}: the {config.labeler.kind} labeler reveals the target the data holds, "
-                f"but {missing.size} pool records have none (ids {preview(data.ids[missing])}); "
-                f"fill '{config.data.target}' for every record"
+                f"but {plural(missing.size, 'pool record')} {_lack(missing.size)} one (ids "
+                f"{preview(data.ids[missing])}); fill '{config.data.target}' for every record"
             )
     probe = config.model.build()
     if not accepts_nan(probe):
-        for name, X in (("pool", data.X), ("test set", data.X_test)):
+        for X, ids in ((data.X, data.ids), (data.X_test, data.ids_test)):
             if np.issubdtype(X.dtype, np.floating) and np.isnan(X).any():
-                row = int(np.flatnonzero(np.isnan(X).any(axis=1))[0])
+                rows = np.flatnonzero(np.isnan(X).any(axis=1))
                 raise DataError(
-                    f"{where}: the {name} has missing values (first in row {row + 1}) and "
-                    f"{type(probe).__name__} cannot take NaN; fill them, or use a model that "
-                    "accepts them (e.g. sklearn.ensemble.HistGradientBoostingClassifier)"
+                    f"{where}: missing feature values in {plural(rows.size, 'record')} (ids "
+                    f"{preview(ids[rows])}), and {type(probe).__name__} cannot take NaN; fill "
+                    "them, or use a model that accepts them (e.g. "
+                    "sklearn.ensemble.HistGradientBoostingClassifier)"
                 )
+    _check_metrics_fit_the_data(config, data)
     initial = None
     if config.init.method == "ids":
         initial = _resolve_ids(read_id_list(config.init.path), data, config.init.path)
@@ -452,19 +455,47 @@ class Loop:
         )
 
 
+def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None:
+    """Score a constant predictor with every metric, so a metric that cannot work on these
+    classes (roc_auc on three classes, say) fails now rather than after loop 0."""
+    import warnings
+
+    from sklearn.dummy import DummyClassifier
+
+    labeled = data.y != UNLABELED
+    probe = DummyClassifier(strategy="prior").fit(
+        data.X[labeled][:1000], data.decode(data.y[labeled][:1000])
+    )
+    y_test = data.decode(data.y_test)
+    for metric in config.metrics:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                evaluate(probe, data.X_test, y_test, [metric])
+        except (ValueError, TypeError) as exc:
+            raise DataError(
+                f"metrics: '{metric}' cannot score this data ({data.classes.shape[0]} classes): "
+                f"{exc}. Use a metric for this task, e.g. accuracy, f1_macro, roc_auc_ovr"
+            ) from None
+
+
 def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
     position = {record_id: i for i, record_id in enumerate(data.ids.tolist())}
     unknown = [w for w in wanted if w not in position]
     if unknown:
         raise DataError(
-            f"{source}: {len(unknown)} ids are not in the pool (init.path): "
-            f"{preview(unknown)}. Ids of the test set cannot be chosen either."
+            f"{source}: ids not in the pool (init.path): {preview(unknown)}. Ids of the "
+            "test set cannot be chosen either."
         )
     if len(set(wanted)) != len(wanted):
         raise DataError(f"{source}: an id is listed twice (init.path); list each once")
     if not wanted:
         raise DataError(f"{source}: no ids (init.path); list one record id per line")
     return np.array([position[w] for w in wanted], dtype=np.int64)
+
+
+def _lack(n: int) -> str:
+    return "lacks" if n == 1 else "lack"
 
 
 def _lap(since: float) -> tuple[float, float]:

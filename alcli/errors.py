@@ -12,6 +12,11 @@ def preview(values: Iterable[object], k: int = 5) -> str:
     return ", ".join(values[:k]) + more
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 record``, ``3 records``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class AlcliError(Exception):
     """Base of every error alcli reports to a user. ``exit_code`` is what the CLI exits with."""
 

@@ -196,7 +196,7 @@ def test_ids_and_labeled_init(cli, write_config, tmp_path):
     )
     # The oracle needs a target for every record; 'labeled' takes those that have one.
     result = cli("run", config, "--run-dir", tmp_path / "a")
-    assert result.exit_code == 2 and "pool records have none" in result.output
+    assert result.exit_code == 2 and "pool records lack one" in result.output
     full = [[r[0], r[1], r[2], ["a", "b"][i % 2]] for i, r in enumerate(rows)]
     write_csv(tmp_path / "part.csv", ["id", "f1", "f2", "target"], full)
     config = write_config(
