@@ -261,11 +261,27 @@ def _read_npz(path: Path) -> Table:
     return Table(X, labels, ids, [f"x{i}" for i in range(X.shape[1])])
 
 
+def rows_where(X: np.ndarray, test, chunk_rows: int = 65536) -> np.ndarray:
+    """Indices of the rows of X where ``test`` (elementwise, e.g. np.isnan) holds anywhere.
+
+    Scans in chunks of rows, so the boolean temporary stays small on a large pool.
+    """
+    if not np.issubdtype(X.dtype, np.floating):
+        return np.empty(0, dtype=np.int64)
+    hits = [
+        start + np.flatnonzero(test(X[start : start + chunk_rows]).any(axis=1))
+        for start in range(0, X.shape[0], chunk_rows)
+    ]
+    return np.concatenate(hits) if hits else np.empty(0, dtype=np.int64)
+
+
 def _refuse_infinite(X: np.ndarray, path: Path, names: list[str], first_line: int | None):
     """No model fits on inf (a CSV's 'inf' or 1e400 parses as a float)."""
-    if not np.issubdtype(X.dtype, np.floating) or np.isfinite(X[~np.isnan(X)]).all():
+    rows = rows_where(X, np.isinf)
+    if rows.size == 0:
         return
-    row, col = (int(v[0]) for v in np.nonzero(np.isinf(X)))
+    row = int(rows[0])
+    col = int(np.flatnonzero(np.isinf(X[row]))[0])
     where = f"line {row + first_line}" if first_line is not None else f"row {row}"
     raise DataError(
         f"{path}, {where}, column '{names[col]}': the value is infinite; features must be finite "
@@ -329,7 +345,7 @@ def _dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names) -> Dat
     for array in (X, y, X_test, y_test, classes.astype(str), ids):
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
+        digest.update(array.data)  # the buffer itself: no copy of the pool
     return Dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names, digest.hexdigest())
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from alcli import __version__
 from alcli.config import ExperimentConfig, dump_config, load_config
-from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list
+from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list, rows_where
 from alcli.errors import (
     AlcliError,
     DataError,
@@ -87,8 +87,8 @@ def prepare(config: ExperimentConfig) -> Experiment:
     probe = config.model.build()
     if not accepts_nan(probe):
         for X, ids in ((data.X, data.ids), (data.X_test, data.ids_test)):
-            if np.issubdtype(X.dtype, np.floating) and np.isnan(X).any():
-                rows = np.flatnonzero(np.isnan(X).any(axis=1))
+            rows = rows_where(X, np.isnan)
+            if rows.size:
                 raise DataError(
                     f"{where}: missing feature values in {plural(rows.size, 'record')} (ids "
                     f"{preview(ids[rows])}), and {type(probe).__name__} cannot take NaN; fill "
@@ -462,11 +462,8 @@ def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None
 
     from sklearn.dummy import DummyClassifier
 
-    labeled = data.y != UNLABELED
-    probe = DummyClassifier(strategy="prior").fit(
-        data.X[labeled][:1000], data.decode(data.y[labeled][:1000])
-    )
     y_test = data.decode(data.y_test)
+    probe = DummyClassifier(strategy="prior").fit(data.X_test, y_test)
     for metric in config.metrics:
         try:
             with warnings.catch_warnings():
