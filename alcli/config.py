@@ -394,7 +394,9 @@ class OutputConfig(Section):
         "directory (alcli run --run-dir names one exactly).",
     )
     keep_models: Literal["last", "all", "none"] = Field(
-        "last", description="Which loops keep model.joblib."
+        "last",
+        description="Which loops write model.joblib: last (the final loop's, when the run "
+        "stops), all, or none.",
     )
 
 

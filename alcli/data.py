@@ -22,11 +22,14 @@ _INT_LABEL = re.compile(r"^[+-]?\d+$")
 class Table:
     """Records as read from one file, before the pool / test split.
 
-    ``labels`` holds the raw class labels, ``None`` where the target is empty.
+    ``labels`` holds the class labels (integers where every label is one, else strings);
+    ``has_label`` is False where the target is empty. ``ids`` are strings from an id column,
+    or integer row numbers.
     """
 
     X: np.ndarray
-    labels: list
+    labels: np.ndarray
+    has_label: np.ndarray
     ids: np.ndarray
     feature_names: list[str]
 
@@ -85,27 +88,29 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
                 f"{cfg.test_path}: its feature columns ({', '.join(test.feature_names)}) differ "
                 f"from {cfg.path}'s ({', '.join(table.feature_names)}); use the same columns"
             )
-        missing = [str(i) for i, v in zip(test.ids, test.labels, strict=True) if v is None]
-        if missing:
+        missing = test.ids[~test.has_label]
+        if missing.size:
             raise DataError(
                 f"{cfg.test_path}: the test set must be labeled, but "
                 f"{plural(len(missing), 'record')} {'lacks' if len(missing) == 1 else 'lack'} a "
                 f"{cfg.target} (ids {preview(missing)}); "
                 "fill them or drop those rows"
             )
-        classes = _classes(table.labels + test.labels, cfg)
+        if table.labels.dtype.kind != test.labels.dtype.kind:
+            table, test = _labels_as_text(table), _labels_as_text(test)
+        classes = _classes(np.concatenate([table.labels[table.has_label], test.labels]), cfg)
         return _dataset(
             table.X,
             table.ids,
-            _encode(table.labels, classes),
+            _encode(table, classes),
             classes,
             test.X,
-            _encode(test.labels, classes),
+            _encode(test, classes),
             test.ids,
             table.feature_names,
         )
-    classes = _classes(table.labels, cfg)
-    codes = _encode(table.labels, classes)
+    classes = _classes(table.labels[table.has_label], cfg)
+    codes = _encode(table, classes)
     pool_rows, test_rows = _stratified_split(codes, cfg, seed)
     return _dataset(
         table.X[pool_rows],
@@ -152,7 +157,11 @@ def _read_sklearn(name: str) -> Table:
 
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     return Table(
-        X, [int(v) for v in y], np.arange(len(y)).astype(str), [f"x{i}" for i in range(X.shape[1])]
+        X,
+        y,
+        np.ones(y.shape[0], dtype=bool),
+        np.arange(y.shape[0]),
+        [f"x{i}" for i in range(X.shape[1])],
     )
 
 
@@ -210,13 +219,13 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
             "number; feature columns must be numeric (list the numeric ones in data.features)"
         ) from None
     _refuse_infinite(X, path, feature_names, first_line=2)
-    labels = [row[target_col].strip() or None for row in body]
+    labels, has_label = _parse_labels(np.array([row[target_col].strip() for row in body]))
     if id_col is None:
-        ids = np.arange(len(body)).astype(str)
+        ids = np.arange(len(body))
     else:
         ids = np.array([row[id_col].strip() for row in body], dtype=str)
         _check_ids(ids, path)
-    return Table(X, labels, ids, feature_names)
+    return Table(X, labels, has_label, ids, feature_names)
 
 
 def _read_npz(path: Path) -> Table:
@@ -248,17 +257,17 @@ def _read_npz(path: Path) -> Table:
             raise DataError(f"{path}: ids has shape {ids.shape}; it needs one id per row of X")
         _check_ids(ids, path)
     else:
-        ids = np.arange(y.shape[0]).astype(str)
-    if np.issubdtype(y.dtype, np.floating):
-        labels = [
-            None if np.isnan(v) else (int(v) if float(v).is_integer() else float(v))
-            for v in y.tolist()
-        ]
-    elif np.issubdtype(y.dtype, np.integer):
-        labels = y.tolist()
+        ids = np.arange(y.shape[0])
+    if np.issubdtype(y.dtype, np.integer):
+        labels, has_label = y, np.ones(y.shape[0], dtype=bool)
+    elif np.issubdtype(y.dtype, np.floating):
+        has_label = ~np.isnan(y)
+        labels = y
+        if (y[has_label] == np.round(y[has_label])).all():
+            labels = np.where(has_label, y, 0).astype(np.int64)
     else:
-        labels = [str(v).strip() or None for v in y.tolist()]
-    return Table(X, labels, ids, [f"x{i}" for i in range(X.shape[1])])
+        labels, has_label = _parse_labels(np.char.strip(y.astype(str)))
+    return Table(X, labels, has_label, ids, [f"x{i}" for i in range(X.shape[1])])
 
 
 def rows_where(X: np.ndarray, test, chunk_rows: int = 65536) -> np.ndarray:
@@ -300,11 +309,23 @@ def _check_ids(ids: np.ndarray, path: Path) -> None:
         raise DataError(f"{path}: ids must be unique; repeated: {preview(unique[counts > 1])}")
 
 
-def _classes(labels: list, cfg: DataConfig) -> np.ndarray:
-    present = {v for v in labels if v is not None}
-    if all(isinstance(v, str) for v in present) and all(_INT_LABEL.match(v) for v in present):
-        present = {int(v) for v in present}  # "0", "1" in a CSV are the classes 0 and 1
-    classes = np.array(sorted(present, key=lambda v: (str(type(v)), v)))
+def _parse_labels(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels read as text: integers when every non-empty one is ("0", "1" are classes 0, 1)."""
+    has_label = text != ""
+    present = np.unique(text[has_label])
+    if all(_INT_LABEL.match(v) for v in present.tolist()):
+        return np.where(has_label, text, "0").astype(np.int64), has_label
+    return text, has_label
+
+
+def _labels_as_text(table: Table) -> Table:
+    labels = np.where(table.has_label, table.labels.astype(str), "")
+    return Table(table.X, labels, table.has_label, table.ids, table.feature_names)
+
+
+def _classes(present: np.ndarray, cfg: DataConfig) -> np.ndarray:
+    """The sorted distinct labels; at least two are needed."""
+    classes = np.unique(present)
     if classes.shape[0] < 2:
         where = cfg.path or cfg.source
         found = f"only '{classes[0]}'" if classes.shape[0] else "none"
@@ -314,9 +335,11 @@ def _classes(labels: list, cfg: DataConfig) -> np.ndarray:
     return classes
 
 
-def _encode(labels: list, classes: np.ndarray) -> np.ndarray:
-    lookup = {str(c): i for i, c in enumerate(classes.tolist())}
-    return np.array([UNLABELED if v is None else lookup[str(v)] for v in labels], dtype=np.int64)
+def _encode(table: Table, classes: np.ndarray) -> np.ndarray:
+    """Class codes (indices into ``classes``), UNLABELED where the target is empty."""
+    codes = np.full(table.labels.shape[0], UNLABELED, dtype=np.int64)
+    codes[table.has_label] = np.searchsorted(classes, table.labels[table.has_label])
+    return codes
 
 
 def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):

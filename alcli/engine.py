@@ -375,10 +375,12 @@ class Loop:
                 "metrics.json": json.dumps(record, indent=2) + "\n",
             },
             arrays={**self.pool.state(), "classes": self.data.classes},
-            model=self.model if keep != "none" else None,
+            # "last" means the final loop's model: written once, when the run stops, so a
+            # completed loop folder is never touched again (resume refits, never unpickles).
+            model=self.model
+            if keep == "all" or (keep == "last" and record["stop_reason"])
+            else None,
         )
-        if keep == "last" and record["loop"] > 0:
-            self.rundir.drop_model(record["loop"] - 1)
         self.history.append(record)
         self.write_metrics_csv()
         self.rundir.update_meta(last_loop=record["loop"])
@@ -477,18 +479,26 @@ def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None
 
 
 def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
-    position = {record_id: i for i, record_id in enumerate(data.ids.tolist())}
-    unknown = [w for w in wanted if w not in position]
-    if unknown:
+    """Pool indices of the ids in an init file, by binary search (no per-id dict)."""
+    if not wanted:
+        raise DataError(f"{source}: no ids (init.path); list one record id per line")
+    if len(set(wanted)) != len(wanted):
+        raise DataError(f"{source}: an id is listed twice (init.path); list each once")
+    ids = data.ids
+    if ids.dtype.kind == "i":  # row numbers: an id that is not a number is not in the pool
+        keys = np.array([int(w) if w.lstrip("-").isdigit() else -1 for w in wanted])
+    else:
+        keys = np.array(wanted, dtype=str)
+    order = np.argsort(ids, kind="stable")
+    slots = np.minimum(np.searchsorted(ids[order], keys), ids.shape[0] - 1)
+    found = ids[order][slots] == keys
+    if not found.all():
+        unknown = [w for w, ok in zip(wanted, found.tolist(), strict=True) if not ok]
         raise DataError(
             f"{source}: ids not in the pool (init.path): {preview(unknown)}. Ids of the "
             "test set cannot be chosen either."
         )
-    if len(set(wanted)) != len(wanted):
-        raise DataError(f"{source}: an id is listed twice (init.path); list each once")
-    if not wanted:
-        raise DataError(f"{source}: no ids (init.path); list one record id per line")
-    return np.array([position[w] for w in wanted], dtype=np.int64)
+    return order[slots].astype(np.int64)
 
 
 def _lack(n: int) -> str:

@@ -227,9 +227,6 @@ class RunDir:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
-    def drop_model(self, loop: int) -> None:
-        (self.loop_path(loop) / "model.joblib").unlink(missing_ok=True)
-
     def read_state(self, loop: int) -> dict[str, np.ndarray]:
         """A loop's state.npz (never unpickled)."""
         path = self.loop_path(loop) / "state.npz"

@@ -95,8 +95,9 @@ def select_top(
 ) -> Selection:
     """Pick the ``n`` highest-scoring candidates in O(n_candidates).
 
-    Ties are broken by a seeded random permutation, so equal scores do not favour low indices;
-    NaN scores rank last. Asking for more than there are candidates returns them all.
+    Records tied at the cut-off are chosen at random with ``rng``, so equal scores do not
+    favour low indices; NaN scores rank last. Asking for more than there are candidates
+    returns them all.
 
     Parameters
     ----------
@@ -119,13 +120,16 @@ def select_top(
     n = min(int(n), candidates.shape[0])
     if n <= 0:
         return Selection(np.empty(0, dtype=np.int64), np.empty(0))
-    order = rng.permutation(candidates.shape[0])
-    shuffled = np.where(np.isnan(scores), -np.inf, scores)[order]
-    if n < shuffled.shape[0]:
-        top = np.argpartition(-shuffled, n - 1)[:n]
+    ranked = np.where(np.isnan(scores), -np.inf, scores)
+    if n < ranked.shape[0]:
+        # The n-th largest score; everything above it is in, and the records equal to it
+        # share the places left at random.
+        cutoff = -np.partition(-ranked, n - 1)[n - 1]
+        above = np.flatnonzero(ranked > cutoff)
+        tied = np.flatnonzero(ranked == cutoff)
+        chosen = np.concatenate([above, rng.choice(tied, n - above.shape[0], replace=False)])
     else:
-        top = np.arange(shuffled.shape[0])
-    # Stable sort of the n winners only: the pool is never fully sorted.
-    top = top[np.argsort(-shuffled[top], kind="stable")]
-    chosen = order[top]
+        chosen = rng.permutation(ranked.shape[0])
+    # Sort only the n winners (stable: ties keep their random order), never the pool.
+    chosen = chosen[np.argsort(-ranked[chosen], kind="stable")]
     return Selection(candidates[chosen].astype(np.int64), scores[chosen])
