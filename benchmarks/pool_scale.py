@@ -1,0 +1,402 @@
+"""alcli against a plain numpy + scikit-learn loop on a 200,000 x 50 pool.
+
+Both sides do the same work from the same files on disk: load pool.npz and test.npz, start from
+the 100 ids in init_ids.txt, fit LogisticRegression(max_iter=200) on the labeled records,
+evaluate accuracy and f1_macro on the test set, predict the unlabeled records in chunks of
+16,384 (one thread of chunks, as alcli's default model.n_jobs 1), score them by margin and
+label the top 500; 10 loops after loop 0, so 11 fits, 11 evaluations and 10 inferences each
+(alcli skips INFER in the loop that stops, and so does the plain loop).
+
+Each side is a child process started the same way (``sys.executable`` + arguments), so the
+interpreter start, the imports and the data loading count on both sides. The sides run in
+turns, the order alternating every repeat (A B, B A, A B, ...), after one untimed warm-up turn
+of each (which fills the page cache with the modules both import); the medians are compared.
+
+Both children run with OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to
+``--threads`` (default 1: single-threaded throughout, like alcli's default model.n_jobs 1;
+``--threads 0`` leaves the environment as it is). With the library defaults on a small machine,
+scikit-learn's OpenMP threads (in the LogisticRegression loss) and OpenBLAS's threads spin
+against each other, and against any other process: a fit of a few thousand rows that takes
+0.03 s alone then takes 1 to 8 s, at random, which swamps what this benchmark measures.
+
+Both children write and read cached bytecode under the output folder (PYTHONPYCACHEPREFIX), as
+an installed package would; the plain side's script, run as __main__, is compiled each time
+(~3 ms), as any script is.
+
+Targets: alcli within 1.10x the plain loop's wall time and 1.20x its peak memory. The script
+prints the figures and exits 0 either way; ``--check`` makes it exit 1 when a target is missed.
+
+    .venv/bin/python benchmarks/pool_scale.py [--out DIR] [--repeats N] [--check]
+"""
+
+from __future__ import annotations
+
+# The driver imports the standard library only and never holds the data (a child makes it):
+# its own resident memory bounds from below what every child's peak reads (see run_child).
+import argparse
+import csv
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+N_POOL = 200_000
+N_TEST = 10_000
+N_FEATURES = 50
+N_CLASSES = 5
+N_INIT = 100
+LOOP_SIZE = 500
+MAX_LOOPS = 10
+MAX_ITER = 200
+CHUNK_SIZE = 16_384  # alcli's default model.chunk_size
+SEED = 0
+TIME_TARGET = 1.10
+MEMORY_TARGET = 1.20
+
+POOL_FILE = "pool.npz"
+TEST_FILE = "test.npz"
+IDS_FILE = "init_ids.txt"
+CONFIG_FILE = "pool_scale.yaml"
+
+CONFIG = f"""\
+# Written by benchmarks/pool_scale.py; paths are relative to this file.
+name: pool_scale
+seed: {SEED}
+data:
+  path: {POOL_FILE}
+  test_path: {TEST_FILE}
+model:
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {{max_iter: {MAX_ITER}}}
+init: {{method: ids, path: {IDS_FILE}}}
+strategy: {{name: margin}}
+loop_size: {{schedule: constant, size: {LOOP_SIZE}}}
+stop: {{max_loops: {MAX_LOOPS}}}
+metrics: [accuracy, f1_macro]
+"""
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+
+
+# --- the children -----------------------------------------------------------------------------
+
+
+def make_data(out: Path) -> None:
+    """Write pool.npz, test.npz (arrays X float32, y int64; no ids, so ids are row numbers),
+    init_ids.txt and the alcli config."""
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=N_POOL + N_TEST,
+        n_features=N_FEATURES,
+        n_informative=20,
+        n_redundant=10,
+        n_classes=N_CLASSES,
+        n_clusters_per_class=2,
+        random_state=SEED,
+    )
+    X = X.astype(np.float32)
+    y = y.astype(np.int64)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / POOL_FILE, X=X[:N_POOL], y=y[:N_POOL])
+    np.savez(out / TEST_FILE, X=X[N_POOL:], y=y[N_POOL:])
+    init = np.random.default_rng(SEED).choice(N_POOL, size=N_INIT, replace=False)
+    if np.unique(y[init]).shape[0] != N_CLASSES:
+        raise SystemExit("the initial ids miss a class; pick another seed")
+    (out / IDS_FILE).write_text("".join(f"{i}\n" for i in init))
+    (out / CONFIG_FILE).write_text(CONFIG)
+
+
+def plain_loop(out: Path) -> None:
+    """The same work as the alcli run, written directly; prints its final metrics as JSON."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    with np.load(out / POOL_FILE) as npz:
+        X, y = npz["X"], npz["y"]
+    with np.load(out / TEST_FILE) as npz:
+        X_test, y_test = npz["X"], npz["y"]
+    init = np.array((out / IDS_FILE).read_text().split(), dtype=np.int64)
+
+    labeled = np.zeros(X.shape[0], dtype=bool)
+    labeled[init] = True
+    for loop in range(MAX_LOOPS + 1):
+        model = LogisticRegression(max_iter=MAX_ITER).fit(X[labeled], y[labeled])
+        predicted = model.predict(X_test)
+        accuracy = accuracy_score(y_test, predicted)
+        f1_macro = f1_score(y_test, predicted, average="macro")
+        if loop == MAX_LOOPS:
+            break
+        candidates = np.flatnonzero(~labeled)
+        proba = np.empty((candidates.shape[0], model.classes_.shape[0]))
+        for start in range(0, candidates.shape[0], CHUNK_SIZE):
+            rows = candidates[start : start + CHUNK_SIZE]
+            proba[start : start + rows.shape[0]] = model.predict_proba(X[rows])
+        top_two = np.partition(proba, N_CLASSES - 2, axis=1)[:, -2:]
+        margin = 1.0 - (top_two[:, 1] - top_two[:, 0])
+        picked = np.argpartition(-margin, LOOP_SIZE - 1)[:LOOP_SIZE]
+        labeled[candidates[picked]] = True
+
+    status = Path("/proc/self/status").read_text()
+    vmhwm_kib = int(status.split("VmHWM:")[1].split()[0])
+    result = {"n_labeled": int(labeled.sum()), "accuracy": accuracy, "f1_macro": f1_macro}
+    print(json.dumps({**result, "vmhwm_kib": vmhwm_kib}))
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    label: str  # "warm-up", or the repeat's number
+    side: str
+    wall: float  # seconds, spawn to reap
+    peak_mib: float  # the child's peak resident set
+    cpu: float  # user + system seconds of the child
+    stdout: str
+
+
+def run_child(label: str, side: str, cmd: list[str], env: dict[str, str], log: Path) -> Turn:
+    """Run one child to completion and measure it.
+
+    Peak memory is the ``ru_maxrss`` that ``os.wait4`` returns for this one child (Linux: KiB).
+    Why this and not the alternatives:
+
+    * ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the maximum over every child reaped so far,
+      not a sum, so a before/after delta says nothing about a child smaller than an earlier one.
+    * A child's ``ru_maxrss`` (from ``wait4``, or read by the child itself with
+      ``RUSAGE_SELF`` at exit) starts at the *parent's* peak RSS: at ``exec`` Linux folds the
+      high-water mark of the old address space (the parent's, after fork/vfork) into the new
+      process's ``maxrss``, so it reads max(parent peak, child peak). (Checked: a parent holding
+      400 MiB starts a `python -c` whose VmHWM is 11 MiB; its ru_maxrss reads 412 MiB.)
+      This driver keeps its own peak tiny (standard library only; the data is made in a
+      child), prints it, and refuses to report a child whose figure does not clear it by far:
+      then the figure is the child's own peak.
+    * ``VmHWM`` in /proc/self/status is per address space and exact, but it has to be read
+      inside the child, and alcli runs unmodified (``python -m alcli run ...``). The plain child
+      does report its VmHWM, which is printed next to its wait4 figure as a cross-check.
+    """
+    with log.open("w") as sink:
+        began = time.perf_counter()
+        process = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - began
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    output = log.read_text()
+    if process.returncode != 0:
+        raise SystemExit(f"{side} failed (exit {process.returncode}):\n{output}")
+    floor = driver_peak_kib()
+    if usage.ru_maxrss < 4 * floor:
+        raise SystemExit(
+            f"{side}: its peak RSS reads {usage.ru_maxrss} KiB, too close to the driver's own "
+            f"{floor} KiB to be the child's; keep the driver small"
+        )
+    cpu = usage.ru_utime + usage.ru_stime
+    return Turn(label, side, wall, usage.ru_maxrss / 1024, cpu, output)
+
+
+def alcli_revision() -> str:
+    """The commit the measured alcli is at (and whether alcli/ has local changes), if known."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "alcli"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} + local changes" if dirty else head
+
+
+def driver_peak_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def plain_result(t: Turn) -> dict:
+    return json.loads(t.stdout.strip().splitlines()[-1])
+
+
+def alcli_final_metrics(run_dir: Path) -> dict:
+    with (run_dir / "metrics.csv").open(newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    return {
+        "n_labeled": int(last["n_labeled"]),
+        "accuracy": float(last["accuracy"]),
+        "f1_macro": float(last["f1_macro"]),
+    }
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def print_report(
+    turns: list[Turn], warmups: list[Turn], out: Path, finals: dict, threads: str
+) -> bool:
+    sides = ("alcli", "plain")
+    by_side = {s: [t for t in turns if t.side == s] for s in sides}
+    med = {
+        s: {
+            "wall": statistics.median(t.wall for t in by_side[s]),
+            "peak": statistics.median(t.peak_mib for t in by_side[s]),
+            "cpu": statistics.median(t.cpu for t in by_side[s]),
+        }
+        for s in sides
+    }
+    time_ratio = med["alcli"]["wall"] / med["plain"]["wall"]
+    memory_ratio = med["alcli"]["peak"] / med["plain"]["peak"]
+    cpu_ratio = med["alcli"]["cpu"] / med["plain"]["cpu"]
+    time_ok = time_ratio <= TIME_TARGET
+    memory_ok = memory_ratio <= MEMORY_TARGET
+
+    print()
+    print(
+        f"pool_scale: {N_POOL:,} x {N_FEATURES} float32 pool, {N_CLASSES} classes, "
+        f"{N_TEST:,} test records ({out})"
+    )
+    print(
+        f"LogisticRegression(max_iter={MAX_ITER}), margin, {N_INIT} ids + {MAX_LOOPS} loops "
+        f"x {LOOP_SIZE}, chunk {CHUNK_SIZE:,}, python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} cores, threads per child: {threads}, alcli at {alcli_revision()}"
+    )
+    print()
+    print("turn      side     wall s   peak MiB   cpu s")
+    for t in [*warmups, *turns]:
+        print(f"{t.label:<9} {t.side:<7} {t.wall:7.2f}   {t.peak_mib:8.1f}  {t.cpu:6.2f}")
+    print()
+    header = f"{'':<15}{'wall s (median)':>17}{'peak MiB (median)':>20}{'cpu s (median)':>17}"
+    print(header)
+    print("-" * len(header))
+    for s, name in (("alcli", "alcli"), ("plain", "plain loop")):
+        spread = f"{min(t.wall for t in by_side[s]):.2f}-{max(t.wall for t in by_side[s]):.2f}"
+        print(
+            f"{name:<15}{med[s]['wall']:>8.2f} ({spread:>9})"
+            f"{med[s]['peak']:>19.1f} {med[s]['cpu']:>16.2f}"
+        )
+    print(f"{'alcli / plain':<15}{time_ratio:>16.3f}x{memory_ratio:>19.3f}x{cpu_ratio:>16.3f}x")
+    print(f"{'target':<15}{f'<= {TIME_TARGET:.2f}x':>17}{f'<= {MEMORY_TARGET:.2f}x':>20}")
+    print(
+        f"{'met':<15}{'yes' if time_ok else 'NO':>17}{'yes' if memory_ok else 'NO':>20}"
+        f"{'(no target)':>17}"
+    )
+    print("-" * len(header))
+    print()
+    plain_hwm = [plain_result(t)["vmhwm_kib"] / 1024 for t in by_side["plain"]]
+    print(
+        f"peak memory: ru_maxrss of each child from os.wait4; driver's own peak "
+        f"{driver_peak_kib() / 1024:.1f} MiB (a floor on those figures); plain child's own "
+        f"VmHWM {statistics.median(plain_hwm):.1f} MiB vs wait4 {med['plain']['peak']:.1f} MiB"
+    )
+    print("cpu s: user + system time of the child (less disturbed by other load than wall time)")
+    for s in sides:
+        f = finals[s]
+        print(
+            f"final loop, {s:<5}: {f['n_labeled']:,} labeled, accuracy {f['accuracy']:.4f}, "
+            f"f1_macro {f['f1_macro']:.4f}"
+        )
+    print()
+    print(
+        f"time target ({TIME_TARGET:.2f}x): {'met' if time_ok else 'MISSED'}; "
+        f"memory target ({MEMORY_TARGET:.2f}x): {'met' if memory_ok else 'MISSED'}"
+    )
+    return time_ok and memory_ok
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time and peak memory of `alcli run` against a plain numpy + scikit-learn "
+        "loop doing the same work on a 200,000 x 50 pool.",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="Folder for data, config and runs."
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="Timed turns of each side.")
+    parser.add_argument("--warmup", type=int, default=1, help="Untimed turns of each side first.")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OMP/OPENBLAS/MKL_NUM_THREADS for both children (0: leave the environment as is).",
+    )
+    parser.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--make-data", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+
+    if args.make_data:
+        make_data(out)
+        return 0
+    if args.plain:
+        plain_loop(out)
+        return 0
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    env = dict(os.environ)
+    # Cached bytecode for both, as an installed package has: with PYTHONDONTWRITEBYTECODE set
+    # (some sandboxes set it), an editable alcli would recompile its modules on every start
+    # (~25 ms). The warm-up turn fills the cache, kept out of the source tree.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(out / "pycache")
+    if args.threads > 0:
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(args.threads)
+
+    script = str(Path(__file__).resolve())
+    print(f"making the data in {out} ...", flush=True)
+    subprocess.run([sys.executable, script, "--make-data", "--out", str(out)], check=True)
+    run_dir = out / "runs" / "pool_scale"
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "alcli": [
+            sys.executable,
+            *("-m", "alcli", "run", str(out / CONFIG_FILE)),
+            *("--run-dir", str(run_dir), "--quiet"),
+        ],
+        "plain": [sys.executable, script, "--plain", "--out", str(out)],
+    }
+
+    def turn(side: str, label: str) -> Turn:
+        if side == "alcli":
+            shutil.rmtree(run_dir, ignore_errors=True)  # outside the timed span
+        print(f"  {label:<8} {side:<5} ...", end=" ", flush=True)
+        result = run_child(label, side, commands[side], env, logs / f"{side}.log")
+        print(f"{result.wall:.2f} s, {result.peak_mib:.1f} MiB", flush=True)
+        return result
+
+    warmups = [turn(side, "warm-up") for _ in range(args.warmup) for side in ("alcli", "plain")]
+    turns = []
+    for repeat in range(args.repeats):
+        order = ("alcli", "plain") if repeat % 2 == 0 else ("plain", "alcli")
+        turns.extend(turn(side, str(repeat + 1)) for side in order)
+
+    finals = {
+        "alcli": alcli_final_metrics(run_dir),
+        "plain": plain_result(next(t for t in reversed(turns) if t.side == "plain")),
+    }
+    threads = f"{args.threads}" if args.threads > 0 else "library defaults"
+    met = print_report(turns, warmups, out, finals, threads)
+    return 1 if args.check and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
