@@ -36,7 +36,7 @@ from alcli.labelers import LABELERS, build_labeler
 from alcli.metrics import evaluate
 from alcli.models import accepts_nan, fit_model, predict_proba_chunked
 from alcli.pool import Pool
-from alcli.rundir import RunDir, csv_text, default_run_path
+from alcli.rundir import RunDir, csv_text, default_run_path, uninterrupted
 from alcli.schedules import build_schedule, capped_size
 from alcli.seeding import random_state_for, rng_for
 from alcli.stopping import Progress, stop_reason
@@ -141,10 +141,19 @@ def start(
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )
-    with rundir.lock():
-        loop_runner = Loop(experiment, rundir, on_event)
-        loop_runner.emit({"event": "start", "path": str(path), "max_loops": config.stop.max_loops})
-        return loop_runner.drive(first_loop=0)
+    try:
+        with rundir.lock():
+            loop_runner = Loop(experiment, rundir, on_event)
+            loop_runner.emit(
+                {"event": "start", "path": str(path), "max_loops": config.stop.max_loops}
+            )
+            return loop_runner.drive(first_loop=0)
+    except KeyboardInterrupt:
+        # Between the directory's creation and drive() taking over the interrupt handling.
+        rundir.update_meta(status="stopped")
+        raise Interrupted(
+            f"Stopped before loop 0 completed. Resume with `alcli resume {path}`."
+        ) from None
 
 
 def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
@@ -161,28 +170,37 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
         config = load_config(rundir.config_path)
         experiment = prepare(config)
         if experiment.data.fingerprint != meta.get("data_fingerprint"):
+            started_with = meta.get("alcli_version")
+            version_note = (
+                f" (the run was started by alcli {started_with}; this is alcli {__version__})"
+                if started_with != __version__
+                else ""
+            )
             raise RunDirError(
                 f"the data no longer matches {path}: its fingerprint was "
                 f"{str(meta.get('data_fingerprint'))[:12]} when the run started and is "
-                f"{experiment.data.fingerprint[:12]} now. Restore the data the run started "
-                "with, or start a new run with `alcli run`."
+                f"{experiment.data.fingerprint[:12]} now{version_note}. Restore the data the "
+                "run started with, or start a new run with `alcli run`."
             )
         rundir.discard_partial()
         loop_runner = Loop(experiment, rundir, on_event)
-        last = loop_runner.restore()
+        last = loop_runner.restore_history()
         if last is not None and loop_runner.history[-1]["stop_reason"]:
             reason = loop_runner.history[-1]["stop_reason"]
             if meta.get("status") != "completed":
                 rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
             return loop_runner.result("completed", reason)
+        try:
+            loop_runner.restore_model(last)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"Interrupted while resuming; nothing changed. Resume with `alcli resume {path}`."
+            ) from None
+        first = 0 if last is None else last + 1
         loop_runner.emit(
-            {
-                "event": "resume",
-                "from_loop": 0 if last is None else last + 1,
-                "max_loops": config.stop.max_loops,
-            }
+            {"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops}
         )
-        return loop_runner.drive(first_loop=0 if last is None else last + 1)
+        return loop_runner.drive(first_loop=first)
 
 
 class Loop:
@@ -206,9 +224,9 @@ class Loop:
     # --- driving --------------------------------------------------------------------------
 
     def drive(self, first_loop: int) -> RunResult:
-        self.rundir.update_meta(status="running")
         loop = first_loop
         try:
+            self.rundir.update_meta(status="running")
             while True:
                 record = self.run_loop(loop)
                 if record["stop_reason"]:
@@ -218,9 +236,9 @@ class Loop:
             last = self.history[-1]["loop"] if self.history else None
             self.rundir.update_meta(status="stopped")
             self.emit({"event": "interrupted", "last_loop": last})
+            saved = "no loop is saved yet" if last is None else f"loops 0 to {last} are saved"
             raise Interrupted(
-                f"Stopped during loop {loop}; loops up to {last} are saved. Resume with "
-                f"`alcli resume {self.rundir.path}`."
+                f"Stopped; {saved}. Resume with `alcli resume {self.rundir.path}`."
             ) from None
         except AlcliError as exc:
             self.rundir.update_meta(status="failed", error=str(exc))
@@ -367,6 +385,11 @@ class Loop:
             [[i, label, labeler_name] for i, label in zip(ids, labels.tolist(), strict=True)],
         )
         keep = self.config.output.keep_models
+        # The loop folder, metrics.csv and run.json change together or not at all.
+        with uninterrupted():
+            self._commit(record, selected, labeled, keep)
+
+    def _commit(self, record, selected: str, labeled: str, keep: str) -> None:
         self.rundir.write_loop(
             record["loop"],
             files={
@@ -410,11 +433,10 @@ class Loop:
         ]
         self.rundir.write_metrics_csv(header, rows)
 
-    def restore(self) -> int | None:
-        """Rebuild pool, history and model from the last complete loop; returns its number.
+    def restore_history(self) -> int | None:
+        """Read the complete loops' records back; returns the last loop's number (or None).
 
-        The model is refit from the saved labels and seed (replaying every loop's fit for
-        warm starts) rather than unpickled, so resume depends on data, not on pickles.
+        metrics.csv is brought in step with the loop folders (a kill can fall between them).
         """
         loops = self.rundir.complete_loops()
         if loops != list(range(len(loops))):
@@ -424,19 +446,25 @@ class Loop:
             )
         if not loops:
             return None
-        last = loops[-1]
         self.history = [self.rundir.read_loop_metrics(k) for k in loops]
         self.write_metrics_csv()
-        state = self.rundir.read_state(last)
-        self.pool.restore(state)
+        return loops[-1]
+
+    def restore_model(self, last: int | None) -> None:
+        """Rebuild the pool and the model as they were after loop ``last``.
+
+        The model is refit from the saved labels and seed (replaying every loop's fit for
+        warm starts) rather than unpickled, so resume depends on data, not on pickles.
+        """
+        if last is None:
+            return
+        self.pool.restore(self.rundir.read_state(last))
         if self.config.model.retrain == "warm_start":
-            for k in loops:
+            for k in range(last + 1):
                 self.model = self._fit(self.model, k)
         else:
             self.model = self._fit(None, last)
-        if not self.history[-1]["stop_reason"]:
-            self.infer()
-        return last
+        self.infer()
 
     # --- reporting ------------------------------------------------------------------------
 

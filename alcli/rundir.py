@@ -22,7 +22,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -49,21 +51,55 @@ _FILE_MODE = 0o666 & ~_current_umask()
 _DIR_MODE = 0o777 & ~_current_umask()
 
 
+_deferring = threading.local()
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    Writes that must not stop half-way (a temporary file and its rename; a loop folder with
+    the metrics.csv and run.json that describe it) run inside this. Python runs signal
+    handlers in the main thread whichever thread the signal hits, so swapping the handlers
+    is enough; elsewhere (a worker thread) signals cannot be handled and the block just runs.
+    """
+    if getattr(_deferring, "active", False) or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda number, frame: received.append(number))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    _deferring.active = True
+    try:
+        yield
+    finally:
+        _deferring.active = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see the old or the new content, never a part."""
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}.")
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with uninterrupted():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}.")
+        try:
+            os.fchmod(fd, _FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 def csv_text(header: list[str], rows: list[list[Any]]) -> str:
@@ -104,6 +140,11 @@ class RunDir:
             When ``path`` already holds a run or other files.
         """
         if path.exists():
+            if (path / "run.json").exists() and cls(path).is_busy():
+                raise RunDirError(
+                    f"{path} is in use by another alcli process; wait for it to finish, or "
+                    "choose another --run-dir."
+                )
             if (path / "run.json").exists():
                 raise RunDirError(
                     f"{path} already holds a run. Resume it with `alcli resume {path}`, or "
@@ -114,17 +155,20 @@ class RunDir:
                     f"{path} exists and is not an empty directory; choose another --run-dir."
                 )
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}."))
-        try:
-            staging.chmod(_DIR_MODE)
-            (staging / "loops").mkdir()
-            write_atomic(staging / "config.yaml", config_yaml)
-            write_atomic(staging / "run.json", _json({"schema_version": SCHEMA_VERSION, **meta}))
-            # Renaming over an empty directory is allowed; over a non-empty one it fails.
-            os.replace(staging, path)
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise RunDirError(f"cannot create the run directory {path}: {exc}") from None
+        with uninterrupted():
+            staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}."))
+            try:
+                staging.chmod(_DIR_MODE)
+                (staging / "loops").mkdir()
+                write_atomic(staging / "config.yaml", config_yaml)
+                write_atomic(
+                    staging / "run.json", _json({"schema_version": SCHEMA_VERSION, **meta})
+                )
+                # Renaming over an empty directory is allowed; over a non-empty one it fails.
+                os.replace(staging, path)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise RunDirError(f"cannot create the run directory {path}: {exc}") from None
         return cls(path)
 
     @classmethod
@@ -161,6 +205,19 @@ class RunDir:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def is_busy(self) -> bool:
+        """Whether another process holds this directory's lock right now."""
+        lock_path = self.path / ".lock"
+        if not lock_path.exists():
+            return False
+        with open(lock_path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
     # --- run.json -------------------------------------------------------------------------
 
@@ -209,6 +266,10 @@ class RunDir:
     ) -> None:
         """Write a complete loop folder in one rename."""
         final = self.loop_path(loop)
+        with uninterrupted():
+            self._write_loop_folder(final, files, arrays, model)
+
+    def _write_loop_folder(self, final: Path, files, arrays, model) -> None:
         staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_TMP_PREFIX}{final.name}."))
         try:
             staging.chmod(_DIR_MODE)
@@ -246,7 +307,11 @@ class RunDir:
     # --- metrics.csv and events.jsonl -----------------------------------------------------
 
     def write_metrics_csv(self, header: list[str], rows: list[list[Any]]) -> None:
-        write_atomic(self.path / "metrics.csv", csv_text(header, rows))
+        """Replace metrics.csv, unless it already says exactly this."""
+        path = self.path / "metrics.csv"
+        text = csv_text(header, rows)
+        if not (path.exists() and path.read_text() == text):
+            write_atomic(path, text)
 
     def append_event(self, event: dict[str, Any]) -> None:
         """Append one line; a line torn by a kill is repaired by the next append."""
