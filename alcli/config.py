@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
@@ -264,13 +264,13 @@ def _tag(key: str, default: str):
     return Discriminator(pick)
 
 
-InitConfig = Annotated[
-    Annotated[RandomInit, Tag("random")]
-    | Annotated[KMeansInit, Tag("kmeans")]
-    | Annotated[IdsInit, Tag("ids")]
-    | Annotated[LabeledInit, Tag("labeled")],
-    _tag("method", "random"),
-]
+def _tagged_union(members: dict[str, type[Section]], key: str, default: str) -> Any:
+    """A union of ``members`` picked by the value of ``key`` (``default`` when absent)."""
+    tagged = tuple(Annotated[cls, Tag(tag)] for tag, cls in members.items())
+    return Annotated[Union[tagged], _tag(key, default)]  # noqa: UP007 - built at run time
+
+
+InitConfig = _tagged_union(INIT_METHODS, "method", "random")
 
 
 # --- strategy -------------------------------------------------------------------------------
@@ -350,13 +350,7 @@ SCHEDULES: dict[str, type[Section]] = {
     "geometric": GeometricSchedule,
 }
 
-LoopSizeConfig = Annotated[
-    Annotated[ConstantSchedule, Tag("constant")]
-    | Annotated[ListSchedule, Tag("list")]
-    | Annotated[LinearSchedule, Tag("linear")]
-    | Annotated[GeometricSchedule, Tag("geometric")],
-    _tag("schedule", "constant"),
-]
+LoopSizeConfig = _tagged_union(SCHEDULES, "schedule", "constant")
 
 
 # --- labeler --------------------------------------------------------------------------------
@@ -368,7 +362,7 @@ class OracleLabeler(Section):
 
 LABELERS: dict[str, type[Section]] = {"oracle": OracleLabeler}
 
-LabelerConfig = Annotated[Annotated[OracleLabeler, Tag("oracle")], _tag("kind", "oracle")]
+LabelerConfig = _tagged_union(LABELERS, "kind", "oracle")
 
 
 # --- stop, metrics, output --------------------------------------------------------------------

@@ -182,14 +182,10 @@ def test_ids_and_labeled_init(cli, write_config, tmp_path):
     test_rows = [[f"t{i}", i % 9, (i * 5) % 7, ["a", "b"][i % 2]] for i in range(20)]
     write_csv(tmp_path / "test.csv", ["id", "f1", "f2", "target"], test_rows)
     (tmp_path / "seed_ids.txt").write_text("r0\nr4\nr8\nr12\n")
+    data = {"source": None, "path": "part.csv", "test_path": "test.csv", "test_size": None}
     config = write_config(
         {
-            "data": {
-                "source": None,
-                "path": "part.csv",
-                "test_path": "test.csv",
-                "test_size": None,
-            },
+            "data": data,
             "init": {"method": "labeled", "size": None},
             "stop": {"max_loops": 0},
         }
@@ -201,12 +197,7 @@ def test_ids_and_labeled_init(cli, write_config, tmp_path):
     write_csv(tmp_path / "part.csv", ["id", "f1", "f2", "target"], full)
     config = write_config(
         {
-            "data": {
-                "source": None,
-                "path": "part.csv",
-                "test_path": "test.csv",
-                "test_size": None,
-            },
+            "data": data,
             "init": {"method": "ids", "path": "seed_ids.txt", "size": None},
             "stop": {"max_loops": 1},
         }
