@@ -226,7 +226,7 @@ class Loop:
     def drive(self, first_loop: int) -> RunResult:
         loop = first_loop
         try:
-            self.rundir.update_meta(status="running")
+            self.rundir.update_meta(status="running", error=None)
             while True:
                 record = self.run_loop(loop)
                 if record["stop_reason"]:

@@ -323,6 +323,8 @@ def test_a_failing_step_marks_the_run_failed_and_resume_recovers(
     monkeypatch.delenv("ALCLI_TEST_FAIL_ABOVE")
     resumed = cli("resume", tmp_path / "run")
     assert resumed.exit_code == 0, resumed.output
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["status"] == "completed" and meta["error"] is None
     run_ok(cli, config, tmp_path / "straight")
     assert without_timings(tmp_path / "run" / "metrics.csv") == without_timings(
         tmp_path / "straight" / "metrics.csv"
