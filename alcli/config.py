@@ -66,15 +66,20 @@ class DataConfig(Section):
         description="A CSV or NPZ file, relative to the config file. Give either source or path.",
     )
     target: str = Field("target", description="CSV: the column holding the class label.")
-    id: str = Field("id", description="CSV: the column holding record ids, used when present.")
+    id: str | None = Field(
+        None,
+        description="CSV: the column holding record ids (default: a column named 'id' if there "
+        "is one, else row numbers).",
+    )
     features: list[str] | None = Field(
         None, min_length=1, description="CSV: the feature columns (default: all but target and id)."
     )
-    test_size: float = Field(
-        0.25,
+    test_size: float | None = Field(
+        None,
         gt=0,
         lt=1,
-        description="Share of the labeled records held out as a stratified test set.",
+        description="Share of the labeled records held out as a stratified test set (default "
+        "0.25 when there is no test_path).",
     )
     test_path: Path | None = Field(
         None, description="A labeled test file in the same format, instead of test_size."
@@ -113,19 +118,24 @@ class DataConfig(Section):
         if self.features is not None:
             for role in ("target", "id"):
                 column = getattr(self, role)
-                if column in self.features and (role == "target" or "id" in self.model_fields_set):
+                if column is not None and column in self.features:
                     raise PydanticCustomError(
                         "data_features",
                         "data.features: it lists '{column}', which is data.{role}; a model trained "
                         "on it would learn the answer. Remove it from data.features",
                         {"column": column, "role": role},
                     )
-        if self.test_path is not None and "test_size" in self.model_fields_set:
+        if self.test_path is not None and self.test_size is not None:
             raise PydanticCustomError(
                 "data_test",
                 "data.test_path: give either data.test_size or data.test_path, not both",
             )
         return self
+
+    @property
+    def holdout_share(self) -> float:
+        """The test share to split off when there is no test file."""
+        return 0.25 if self.test_size is None else self.test_size
 
     @property
     def dataset_name(self) -> str | None:
@@ -600,9 +610,37 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> s
     return touched
 
 
-def dump_config(config: ExperimentConfig) -> str:
-    """The resolved config as YAML: every default filled in, every path absolute."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+def freeze(config: ExperimentConfig) -> tuple[str, ExperimentConfig]:
+    """The resolved config as YAML (every default filled in, data paths absolute), and the
+    config read back from that text: a run executes what its run directory records.
+
+    Raises
+    ------
+    ConfigError
+        When a value does not survive the round trip (resume could not reproduce the run).
+    """
+    text = yaml.safe_dump(_plain(config.model_dump(mode="python")), sort_keys=False)
+    frozen = validate_config(yaml.safe_load(text), "the frozen config", base_dir=Path.cwd())
+    if frozen != config:
+        raise ConfigError(
+            "the frozen config",
+            [
+                "a value does not survive being saved as YAML, so the run could not be resumed "
+                "exactly; use plain numbers, strings, lists and mappings in model.params"
+            ],
+        )
+    return text, frozen
+
+
+def _plain(value: Any) -> Any:
+    """Paths as strings, everything else as YAML can hold it."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def _a(noun: str) -> str:

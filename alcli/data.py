@@ -183,8 +183,9 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
             "Set data.target to the column that holds the class label"
         )
     target_col = header.index(cfg.target)
-    id_col = header.index(cfg.id) if cfg.id in header else None
-    if id_col is None and "id" in cfg.model_fields_set:
+    id_name = cfg.id or "id"
+    id_col = header.index(id_name) if id_name in header else None
+    if id_col is None and cfg.id is not None:
         raise DataError(
             f"{path}: no '{cfg.id}' column (data.id). Columns: {', '.join(header)}. Name the "
             "column that holds record ids, or leave data.id out to number the rows"
@@ -350,14 +351,14 @@ def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):
     try:
         pool_labeled, test_rows = train_test_split(
             labeled,
-            test_size=cfg.test_size,
+            test_size=cfg.holdout_share,
             stratify=codes[labeled],
             random_state=random_state_for(seed, "split"),
         )
     except ValueError as exc:
         raise DataError(
             f"{cfg.path or cfg.source}: cannot hold out a stratified test set of "
-            f"test_size={cfg.test_size} ({exc}); change data.test_size, or give data.test_path"
+            f"test_size={cfg.holdout_share} ({exc}); change data.test_size, or give data.test_path"
         ) from None
     pool_rows = np.sort(np.concatenate([pool_labeled, np.flatnonzero(codes == UNLABELED)]))
     return pool_rows, np.sort(test_rows)

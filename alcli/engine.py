@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from alcli import __version__
-from alcli.config import ExperimentConfig, dump_config, load_config
+from alcli.config import ExperimentConfig, freeze, load_config
 from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list, rows_where
 from alcli.errors import (
     AlcliError,
@@ -65,8 +65,11 @@ class RunResult:
     n_labeled: int = 0
 
 
-def prepare(config: ExperimentConfig) -> Experiment:
+def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
     """Load the data and check it against the config.
+
+    ``initial_set=False`` skips resolving loop 0's inputs (an ids file), for a resume whose
+    loop 0 is already saved.
 
     Raises
     ------
@@ -75,7 +78,6 @@ def prepare(config: ExperimentConfig) -> Experiment:
     """
     data = load_dataset(config.data, config.seed)
     where = config.data.path or config.data.source
-    n_pool = data.ids.shape[0]
     if LABELERS[config.labeler.kind].needs_truth:
         missing = np.flatnonzero(data.y == UNLABELED)
         if missing.size:
@@ -96,27 +98,7 @@ def prepare(config: ExperimentConfig) -> Experiment:
                     "sklearn.ensemble.HistGradientBoostingClassifier)"
                 )
     _check_metrics_fit_the_data(config, data)
-    initial = None
-    if config.init.method == "ids":
-        initial = _resolve_ids(read_id_list(config.init.path), data, config.init.path)
-    elif config.init.method == "labeled":
-        initial = np.flatnonzero(data.y != UNLABELED)
-        if initial.size == 0:
-            raise DataError(
-                f"{where}: init.method is labeled but no pool record has a "
-                f"'{config.data.target}' filled in"
-            )
-    else:
-        if config.init.size > n_pool:
-            raise DataError(
-                f"init.size ({config.init.size}) is larger than the pool ({n_pool} records after "
-                "holding out the test set); lower init.size"
-            )
-    if initial is not None and config.stop.budget is not None and initial.size > config.stop.budget:
-        raise DataError(
-            f"stop.budget ({config.stop.budget}) is below the initial set ({initial.size} "
-            f"records from init.method {config.init.method}); raise the budget"
-        )
+    initial = _initial_indices(config, data) if initial_set else None
     return Experiment(config, data, initial)
 
 
@@ -124,9 +106,9 @@ def start(
     config: ExperimentConfig, run_path: Path | None = None, on_event: EventSink | None = None
 ) -> RunResult:
     """Validate, create the run directory, and run until a stop criterion holds."""
+    config_yaml, config = freeze(config)
     experiment = prepare(config)
     path = run_path or default_run_path(config.output.runs_dir, config.name)
-    config_yaml = dump_config(config)
     rundir = RunDir.create(
         path,
         config_yaml,
@@ -167,8 +149,14 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
     rundir = RunDir.open(path)
     with rundir.lock():
         meta = rundir.read_meta()
+        config_text = rundir.config_path.read_text()
+        if hashlib.sha256(config_text.encode()).hexdigest() != meta.get("config_hash"):
+            raise RunDirError(
+                f"{rundir.config_path} was edited after the run started, so resuming would not "
+                "continue the same experiment. Restore it, or start a new run with `alcli run`."
+            )
         config = load_config(rundir.config_path)
-        experiment = prepare(config)
+        experiment = prepare(config, initial_set=not rundir.complete_loops())
         if experiment.data.fingerprint != meta.get("data_fingerprint"):
             started_with = meta.get("alcli_version")
             version_note = (
@@ -190,17 +178,11 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
             if meta.get("status") != "completed":
                 rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
             return loop_runner.result("completed", reason)
-        try:
-            loop_runner.restore_model(last)
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"Interrupted while resuming; nothing changed. Resume with `alcli resume {path}`."
-            ) from None
         first = 0 if last is None else last + 1
         loop_runner.emit(
             {"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops}
         )
-        return loop_runner.drive(first_loop=first)
+        return loop_runner.drive(first_loop=first, restore=True)
 
 
 class Loop:
@@ -223,10 +205,17 @@ class Loop:
 
     # --- driving --------------------------------------------------------------------------
 
-    def drive(self, first_loop: int) -> RunResult:
+    def drive(self, first_loop: int, restore: bool = False) -> RunResult:
+        """Run loops from ``first_loop`` until a stop criterion holds.
+
+        ``restore`` first rebuilds pool and model as they were after ``first_loop - 1``; a
+        failure or Ctrl-C there is handled like one in a loop.
+        """
         loop = first_loop
         try:
             self.rundir.update_meta(status="running", error=None)
+            if restore:
+                self.restore_model(first_loop - 1 if first_loop else None)
             while True:
                 record = self.run_loop(loop)
                 if record["stop_reason"]:
@@ -483,6 +472,38 @@ class Loop:
             metrics=dict(last["metrics"]) if last else {},
             n_labeled=last["n_labeled"] if last else 0,
         )
+
+
+def _initial_indices(config: ExperimentConfig, data: Dataset) -> np.ndarray | None:
+    """Loop 0's pool indices when the config fixes them (ids, labeled); checks the sizes."""
+    init, budget, n_pool = config.init, config.stop.budget, data.ids.shape[0]
+    if init.method in ("random", "kmeans"):
+        if init.size > n_pool:
+            raise DataError(
+                f"init.size ({init.size}) is larger than the pool ({n_pool} records after "
+                "holding out the test set); lower init.size"
+            )
+        return None
+    if init.method == "ids":
+        initial = _resolve_ids(read_id_list(init.path), data, init.path)
+    else:
+        if LABELERS[config.labeler.kind].needs_truth:
+            raise DataError(
+                f"init.method: labeled takes the records whose target the data already holds, "
+                f"and with the {config.labeler.kind} labeler every record holds one, so loop 0 "
+                "would label the whole pool. Use init.method random, kmeans or ids."
+            )
+        initial = np.flatnonzero(data.y != UNLABELED)
+        if initial.size == 0:
+            raise DataError(
+                f"init.method: labeled, but no pool record has '{config.data.target}' filled in"
+            )
+    if budget is not None and initial.size > budget:
+        raise DataError(
+            f"stop.budget ({budget}) is below the initial set ({initial.size} records from "
+            f"init.method {init.method}); raise the budget"
+        )
+    return initial
 
 
 def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None:

@@ -414,9 +414,16 @@ CASES = [
         files={"data.csv": CSV, "ids.txt": "1\n1\n"},
     ),
     Case(
-        "labeled init over the budget",
-        "data: {path: data.csv, test_size: 0.5}\ninit: {method: labeled}\nstop: {budget: 2}\n",
-        r"stop\.budget \(2\) is below the initial set \(4 records from init\.method labeled\)",
+        "ids init over the budget",
+        "data: {path: data.csv, test_size: 0.5}\ninit: {method: ids, path: ids.txt}\n"
+        "stop: {budget: 2}\n",
+        r"stop\.budget \(2\) is below the initial set \(3 records from init\.method ids\)",
+        files={"data.csv": CSV, "ids.txt": "1\n2\n3\n"},
+    ),
+    Case(
+        "labeled init with the oracle",
+        "data: {path: data.csv, test_size: 0.5}\ninit: {method: labeled}\n",
+        r"init\.method: labeled takes the records whose target the data already holds",
         files={"data.csv": CSV},
     ),
     # --- --set --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +330,49 @@ def test_a_failing_step_marks_the_run_failed_and_resume_recovers(
     assert without_timings(tmp_path / "run" / "metrics.csv") == without_timings(
         tmp_path / "straight" / "metrics.csv"
     )
+
+
+@pytest.mark.parametrize("config", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_every_bundled_config_resumes_to_the_same_result(cli, tmp_path, config):
+    """Run, cut the run back to loop 1 as a kill would leave it, resume: same result.
+
+    This also checks that the frozen config.yaml means what the original config meant.
+    """
+    short = ("--quiet", "--set", "stop.max_loops=3")
+    run_ok(cli, config, tmp_path / "whole", *short)
+    run_ok(cli, config, tmp_path / "cut", *short)
+    for loop in (tmp_path / "cut" / "loops").iterdir():
+        if int(loop.name) > 1:
+            shutil.rmtree(loop)
+    resumed = cli("resume", tmp_path / "cut", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert without_timings(tmp_path / "cut" / "metrics.csv") == without_timings(
+        tmp_path / "whole" / "metrics.csv"
+    )
+    for name in ("selected.csv", "labels.csv"):
+        for whole in sorted((tmp_path / "whole" / "loops").glob(f"*/{name}")):
+            cut = tmp_path / "cut" / "loops" / whole.parent.name / name
+            assert cut.read_bytes() == whole.read_bytes(), f"{whole.parent.name}/{name}"
+
+
+def test_params_keep_their_types_in_the_frozen_config(cli, write_config, tmp_path):
+    config = write_config(
+        {
+            "data": {"source": "sklearn:breast_cancer"},
+            "model": {"params": {"max_iter": 300, "class_weight": {0: 1, 1: 5}}},
+            "stop": {"max_loops": 1},
+        }
+    )
+    run_ok(cli, config, tmp_path / "run", "--quiet")
+    frozen = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert frozen["model"]["params"]["class_weight"] == {0: 1, 1: 5}
+    shutil.rmtree(tmp_path / "run" / "loops" / "0001")
+    assert cli("resume", tmp_path / "run").exit_code == 0
+
+
+def test_resume_refuses_an_edited_config(cli, write_config, tmp_path):
+    run_ok(cli, write_config(), tmp_path / "run", "--quiet")
+    frozen = tmp_path / "run" / "config.yaml"
+    frozen.write_text(frozen.read_text().replace("seed: 0", "seed: 1"))
+    result = cli("resume", tmp_path / "run")
+    assert result.exit_code == 2 and "was edited after the run started" in result.output
