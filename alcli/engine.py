@@ -271,7 +271,11 @@ class Loop:
         seconds["train"], clock = _lap(clock)
 
         metrics = evaluate(
-            self.model, self.data.X_test, self.data.decode(self.data.y_test), self.config.metrics
+            self.model,
+            self.data.X_test,
+            self.data.decode(self.data.y_test),
+            self.config.metrics,
+            self.data.classes,
         )
         reason = self._stop_reason(loop, metrics)
         n_predictions = 0 if reason else self.infer()
@@ -519,7 +523,7 @@ def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                evaluate(probe, data.X_test, y_test, [metric])
+                evaluate(probe, data.X_test, y_test, [metric], data.classes)
         except (ValueError, TypeError) as exc:
             raise DataError(
                 f"metrics: '{metric}' cannot score this data ({data.classes.shape[0]} classes): "

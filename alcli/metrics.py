@@ -5,10 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 
-def evaluate(model: Any, X_test: np.ndarray, y_test: np.ndarray, names: list[str]) -> dict:
+def evaluate(
+    model: Any, X_test: np.ndarray, y_test: np.ndarray, names: list[str], classes: np.ndarray
+) -> dict[str, float]:
     """Score a fitted model with scikit-learn scorers (predictions shared between them).
+
+    Early on, the labeled set may lack some classes; the model's probabilities then cover only
+    the classes it saw, which probability metrics (roc_auc_ovr, neg_log_loss) cannot score
+    against a test set that has them all. Such a model is scored as giving the unseen classes
+    probability 0.
+
+    Parameters
+    ----------
+    model : fitted classifier
+    X_test : ndarray of shape (n_test, n_features)
+    y_test : ndarray of shape (n_test,)
+        Class labels as they are in the data.
+    names : list of str
+        scikit-learn scorer names.
+    classes : ndarray of shape (n_classes,)
+        Every class of the data, sorted.
 
     Returns
     -------
@@ -16,9 +35,44 @@ def evaluate(model: Any, X_test: np.ndarray, y_test: np.ndarray, names: list[str
     """
     from sklearn.metrics import check_scoring
 
+    if len(model.classes_) < len(classes) and hasattr(model, "predict_proba"):
+        model = OverAllClasses(model, classes)
     scorer = check_scoring(model, scoring=list(names))
     scores = scorer(model, X_test, y_test)
     return {name: float(scores[name]) for name in names}
+
+
+class OverAllClasses(ClassifierMixin, BaseEstimator):
+    """A fitted classifier's predictions, with probabilities spread over every class.
+
+    Parameters
+    ----------
+    model : fitted classifier with predict_proba
+    classes : ndarray of shape (n_classes,)
+        Sorted; a superset of ``model.classes_``.
+    """
+
+    def __init__(self, model: Any = None, classes: np.ndarray | None = None):
+        self.model = model
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.classes
+
+    def fit(self, X: np.ndarray = None, y: np.ndarray = None) -> OverAllClasses:
+        # Scorers insist on the method; the wrapped model is fitted already.
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model.predict(X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities of shape (n, n_classes); 0 for the classes the model never saw."""
+        seen = self.model.predict_proba(X)
+        proba = np.zeros((seen.shape[0], self.classes.shape[0]))
+        proba[:, np.searchsorted(self.classes, self.model.classes_)] = seen
+        return proba
 
 
 def aulc(n_labeled: np.ndarray, values: np.ndarray) -> float:

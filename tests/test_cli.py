@@ -376,3 +376,14 @@ def test_resume_refuses_an_edited_config(cli, write_config, tmp_path):
     frozen.write_text(frozen.read_text().replace("seed: 0", "seed: 1"))
     result = cli("resume", tmp_path / "run")
     assert result.exit_code == 2 and "was edited after the run started" in result.output
+
+
+def test_probability_metrics_while_some_classes_are_unlabeled(cli, write_config, tmp_path):
+    # Two random iris records cannot cover three classes: the model sees fewer classes than
+    # the test set holds, and its unseen classes count as probability 0.
+    config = write_config(
+        {"init": {"size": 2}, "metrics": ["accuracy", "roc_auc_ovr", "neg_log_loss"]}
+    )
+    run_ok(cli, config, tmp_path / "run", "--quiet")
+    first = read_csv(tmp_path / "run" / "metrics.csv")[0]
+    assert 0 <= float(first["roc_auc_ovr"]) <= 1 and float(first["neg_log_loss"]) < 0
