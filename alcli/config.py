@@ -161,7 +161,18 @@ class ModelConfig(Section):
     chunk_size: PositiveInt = Field(
         16384, description="Records predicted per chunk in INFER (bounds memory)."
     )
-    n_jobs: int = Field(1, description="Threads for chunked inference (-1: one per core).", ge=-1)
+    n_jobs: int = Field(
+        1, description="Threads for chunked inference: a positive count, or -1 for one per core."
+    )
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _thread_count(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise PydanticCustomError(
+                "n_jobs", "must be a positive number of threads, or -1 for one per core"
+            )
+        return value
 
     @field_validator("estimator")
     @classmethod
@@ -740,6 +751,15 @@ def _describe(
         return f"{key}{where}: unknown key{hint}{listing}"
     if kind == "missing":
         return f"{key}{where}: required key is missing"
+    if kind in ("union_tag_invalid", "union_tag_not_found") and not isinstance(
+        err.get("input"), dict
+    ):
+        example = {
+            "init": "{method: random, size: 20}",
+            "loop_size": "{schedule: constant, size: 20}",
+            "labeler": "{kind: oracle}",
+        }.get(loc[0] if loc else "", "{...}")
+        return f"{key}{where}: must be a mapping like {example}; got {err.get('input')!r}"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         section = loc[0] if loc else ""
         allowed = ", ".join(sorted(_UNION_SECTIONS.get(section, {})))

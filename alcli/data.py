@@ -174,6 +174,11 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
     if not rows:
         raise DataError(f"{path}: the file is empty; a CSV needs a header row and records")
     header = [name.strip() for name in rows[0]]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated or "" in header:
+        problem = f"repeated column names: {', '.join(repeated)}" if repeated else "a column "
+        problem += "" if repeated else "has no name"
+        raise DataError(f"{path}: the header row has {problem}; give every column its own name")
     body = rows[1:]
     if not body:
         raise DataError(f"{path}: the file has a header but no records")
@@ -249,8 +254,10 @@ def _read_npz(path: Path) -> Table:
             f"{path}: X must be 2-D and y 1-D with one entry per row of X; got X "
             f"{X.shape} and y {y.shape}"
         )
-    if not np.issubdtype(X.dtype, np.number):
-        raise DataError(f"{path}: X must be numeric; got dtype {X.dtype}")
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise DataError(f"{path}: X must hold real numbers; got dtype {X.dtype}")
+    if X.shape[1] == 0:
+        raise DataError(f"{path}: X has no feature columns (shape {X.shape})")
     _refuse_infinite(X, path, [f"x{i}" for i in range(X.shape[1])], first_line=None)
     if "ids" in arrays:
         ids = arrays["ids"].astype(str)
@@ -263,9 +270,13 @@ def _read_npz(path: Path) -> Table:
         labels, has_label = y, np.ones(y.shape[0], dtype=bool)
     elif np.issubdtype(y.dtype, np.floating):
         has_label = ~np.isnan(y)
-        labels = y
-        if (y[has_label] == np.round(y[has_label])).all():
-            labels = np.where(has_label, y, 0).astype(np.int64)
+        if not (y[has_label] == np.round(y[has_label])).all():
+            example = y[has_label][y[has_label] != np.round(y[has_label])][0]
+            raise DataError(
+                f"{path}: y holds numbers that are not whole (e.g. {example}), which look like a "
+                "regression target; alcli needs class labels (integers or strings)"
+            )
+        labels = np.where(has_label, y, 0).astype(np.int64)
     else:
         labels, has_label = _parse_labels(np.char.strip(y.astype(str)))
     return Table(X, labels, has_label, ids, [f"x{i}" for i in range(X.shape[1])])
@@ -314,7 +325,8 @@ def _parse_labels(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels read as text: integers when every non-empty one is ("0", "1" are classes 0, 1)."""
     has_label = text != ""
     present = np.unique(text[has_label])
-    if all(_INT_LABEL.match(v) for v in present.tolist()):
+    # "0", "1" are the classes 0 and 1; "01" stays text, so it never merges with "1".
+    if all(_INT_LABEL.match(v) and str(int(v)) == v for v in present.tolist()):
         return np.where(has_label, text, "0").astype(np.int64), has_label
     return text, has_label
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import yaml
 from rich.table import Table
 
+from alcli.errors import RunDirError
 from alcli.metrics import aulc, labels_to_reach
 from alcli.rundir import RunDir
 
@@ -23,9 +23,14 @@ def load_report(path: Path) -> dict[str, Any]:
     """The run's metadata, a summary, and one dict per complete loop (metrics.csv's keys)."""
     rundir = RunDir.open(path)
     meta = rundir.read_meta()
-    config = yaml.safe_load(rundir.config_path.read_text()) or {}
-    loops = _read_metrics_csv(path / "metrics.csv")
-    metric_names = config.get("metrics", [])
+    try:
+        config = yaml.safe_load(rundir.config_path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RunDirError(f"{rundir.config_path} cannot be read: {exc}") from None
+    metric_names = config.get("metrics") if isinstance(config, dict) else None
+    if not isinstance(metric_names, list):
+        raise RunDirError(f"{rundir.config_path} has no list of metrics; it was changed by hand")
+    loops = _read_metrics_csv(path / "metrics.csv", metric_names)
     return {
         "run": {"path": str(path), **meta},
         "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
@@ -39,7 +44,7 @@ def to_json(report: dict[str, Any]) -> str:
 
 def to_csv(path: Path) -> str:
     """metrics.csv as it is on disk (an empty string before the first loop completes)."""
-    metrics = path / "metrics.csv"
+    metrics = RunDir.open(path).path / "metrics.csv"
     return metrics.read_text() if metrics.exists() else ""
 
 
@@ -69,24 +74,28 @@ def to_table(report: dict[str, Any]) -> Table:
     return table
 
 
-def _read_metrics_csv(path: Path) -> list[dict[str, Any]]:
+def _read_metrics_csv(path: Path, metric_names: list[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with path.open(newline="") as handle:
-        rows = list(csv.DictReader(io.StringIO(handle.read())))
-    return [
-        {
-            key: (
-                int(value)
-                if key in _INT_COLUMNS
-                else value
-                if key in _TEXT_COLUMNS
-                else float(value)
-            )
-            for key, value in row.items()
-        }
-        for row in rows
-    ]
+        rows = list(csv.DictReader(handle))
+    try:
+        return [_typed(row, metric_names) for row in rows]
+    except (KeyError, TypeError, ValueError):
+        raise RunDirError(
+            f"{path} is not as alcli writes it; it was changed by hand. `alcli resume` "
+            "rewrites it from the loop folders."
+        ) from None
+
+
+def _typed(row: dict[str, str], metric_names: list[str]) -> dict[str, Any]:
+    """A metrics.csv row with its numbers as numbers (KeyError if a metric is missing)."""
+    for name in (*_INT_COLUMNS, *metric_names):
+        row[name]
+    return {
+        key: int(value) if key in _INT_COLUMNS else value if key in _TEXT_COLUMNS else float(value)
+        for key, value in row.items()
+    }
 
 
 def _summary(loops: list[dict], metric_names: list[str], target: dict | None) -> dict[str, Any]:

@@ -154,7 +154,10 @@ class RunDir:
                 raise RunDirError(
                     f"{path} exists and is not an empty directory; choose another --run-dir."
                 )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"cannot create the run directory {path}: {exc}") from None
         with uninterrupted():
             staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}."))
             try:
@@ -223,9 +226,15 @@ class RunDir:
 
     def read_meta(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / "run.json").read_text())
+            meta = json.loads((self.path / "run.json").read_text())
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{self.path}/run.json cannot be read: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("status") not in STATUSES:
+            raise RunDirError(
+                f"{self.path}/run.json is not an alcli run record (it needs a status, one of "
+                f"{', '.join(STATUSES)}); it was changed by hand or by another program."
+            )
+        return meta
 
     def update_meta(self, **changes: Any) -> dict[str, Any]:
         meta = self.read_meta()
@@ -293,9 +302,13 @@ class RunDir:
         path = self.loop_path(loop) / "state.npz"
         try:
             with np.load(path, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
+                state = {key: npz[key] for key in npz.files}
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{path} cannot be read: {exc}") from None
+        missing = {"order", "labels", "loop_of"} - set(state)
+        if missing:
+            raise RunDirError(f"{path} lacks {', '.join(sorted(missing))}; it was changed by hand")
+        return state
 
     def read_loop_metrics(self, loop: int) -> dict[str, Any]:
         path = self.loop_path(loop) / "metrics.json"

@@ -426,6 +426,40 @@ CASES = [
         r"init\.method: labeled takes the records whose target the data already holds",
         files={"data.csv": CSV},
     ),
+    Case(
+        "inference threads of 0",
+        IRIS + "model: {n_jobs: 0}\n",
+        r"model\.n_jobs \(line 2\): must be a positive number of threads, or -1",
+    ),
+    Case(
+        "a section that is not a mapping",
+        IRIS + "init: 5\n",
+        r"init \(line 2\): must be a mapping like \{method: random, size: 20\}; got 5",
+    ),
+    Case(
+        "CSV with a repeated column name",
+        ON_CSV,
+        r"data\.csv: the header row has repeated column names: a",
+        files={"data.csv": "id,a,a,target\n" + "".join(f"{i},1,2,{i % 2}\n" for i in range(8))},
+    ),
+    Case(
+        "NPZ with a continuous y",
+        "data: {path: data.npz}\n",
+        r"data\.npz: y holds numbers that are not whole .* alcli needs class labels",
+        files={"data.npz": {"X": np.ones((8, 2)), "y": np.linspace(0, 1, 8)}},
+    ),
+    Case(
+        "NPZ with complex features",
+        "data: {path: data.npz}\n",
+        r"data\.npz: X must hold real numbers; got dtype complex128",
+        files={"data.npz": {"X": np.ones((8, 2), dtype=complex), "y": np.arange(8) % 2}},
+    ),
+    Case(
+        "NPZ with no feature columns",
+        "data: {path: data.npz}\n",
+        r"data\.npz: X has no feature columns",
+        files={"data.npz": {"X": np.ones((8, 0)), "y": np.arange(8) % 2}},
+    ),
     # --- --set --------------------------------------------------------------------------------
     Case(
         "--set without =",

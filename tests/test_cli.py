@@ -387,3 +387,39 @@ def test_probability_metrics_while_some_classes_are_unlabeled(cli, write_config,
     run_ok(cli, config, tmp_path / "run", "--quiet")
     first = read_csv(tmp_path / "run" / "metrics.csv")[0]
     assert 0 <= float(first["roc_auc_ovr"]) <= 1 and float(first["neg_log_loss"]) < 0
+
+
+@pytest.mark.parametrize(
+    ("damage", "command", "message"),
+    [
+        (("run.json", "[1, 2]"), "report", "run.json is not an alcli run record"),
+        (("run.json", "{}"), "resume", "run.json is not an alcli run record"),
+        (("config.yaml", "metrics: [oops"), "report", "config.yaml cannot be read"),
+        (("metrics.csv", "loop,n_labeled\nx,y\n"), "report", "metrics.csv is not as alcli"),
+        (("loops/0003/state.npz", b"not an npz"), "resume", "state.npz cannot be read"),
+    ],
+)
+def test_a_damaged_run_directory_gets_a_message_not_a_traceback(
+    cli, write_config, tmp_path, damage, command, message
+):
+    run_dir = tmp_path / "run"
+    run_ok(cli, write_config({"stop": {"max_loops": 5}}), run_dir, "--quiet")
+    shutil.rmtree(run_dir / "loops" / "0004")
+    shutil.rmtree(run_dir / "loops" / "0005")
+    name, content = damage
+    target = run_dir / name
+    target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    result = cli(command, run_dir)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_run_dir_that_cannot_be_made(cli, write_config, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = cli("run", write_config(), "--run-dir", tmp_path / "afile" / "run")
+    assert result.exit_code == 2 and "cannot create the run directory" in result.stderr
+
+
+def test_csv_report_of_a_missing_directory(cli, tmp_path):
+    result = cli("report", tmp_path / "nope", "--format", "csv")
+    assert result.exit_code == 2 and "no such run directory" in result.stderr
