@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from alcli.config import DataConfig
-from alcli.errors import DataError, plural, preview
+from alcli.errors import DataError, agree, plural, preview
 from alcli.seeding import random_state_for
 
 UNLABELED = -1
@@ -92,7 +92,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         if missing.size:
             raise DataError(
                 f"{cfg.test_path}: the test set must be labeled, but "
-                f"{plural(len(missing), 'record')} {'lacks' if len(missing) == 1 else 'lack'} a "
+                f"{plural(len(missing), 'record')} {agree(len(missing), 'lacks', 'lack')} a "
                 f"{cfg.target} (ids {preview(missing)}); "
                 "fill them or drop those rows"
             )

@@ -28,6 +28,7 @@ from alcli.errors import (
     ExperimentFailed,
     Interrupted,
     RunDirError,
+    agree,
     plural,
     preview,
 )
@@ -38,7 +39,7 @@ from alcli.models import accepts_nan, fit_model, predict_proba_chunked
 from alcli.pool import Pool
 from alcli.rundir import RunDir, csv_text, default_run_path, uninterrupted
 from alcli.schedules import build_schedule, capped_size
-from alcli.seeding import random_state_for, rng_for
+from alcli.seeding import rng_for
 from alcli.stopping import Progress, stop_reason
 from alcli.strategies import SelectionContext, build_strategy
 
@@ -83,8 +84,9 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
         if missing.size:
             raise DataError(
                 f"{where}: the {config.labeler.kind} labeler reveals the target the data holds, "
-                f"but {plural(missing.size, 'pool record')} {_lack(missing.size)} one (ids "
-                f"{preview(data.ids[missing])}); fill '{config.data.target}' for every record"
+                f"but {plural(missing.size, 'pool record')} "
+                f"{agree(missing.size, 'lacks', 'lack')} one (ids {preview(data.ids[missing])}); "
+                f"fill '{config.data.target}' for every record"
             )
     probe = config.model.build()
     if not accepts_nan(probe):
@@ -292,9 +294,9 @@ class Loop:
             "stop_reason": reason,
         }
         self.checkpoint(record, indices, scores, codes, labeler_name)
-        seconds["checkpoint"], clock = _lap(clock)
-        for step in STEPS:
-            self.emit({"event": "step", "loop": loop, "step": step, "seconds": seconds[step]})
+        checkpoint_s, clock = _lap(clock)
+        for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s)):
+            self.emit({"event": "step", "loop": loop, "step": step, "seconds": step_s})
         self.emit({"event": "loop", **record})
         return record
 
@@ -310,7 +312,7 @@ class Loop:
         ctx = SelectionContext(
             candidates=self.candidates,
             proba=self.proba,
-            features=self.data.X,
+            features=self.pool.features,
             model=self.model,
             loop=loop,
             rng=rng_for(cfg.seed, "select", loop),
@@ -323,7 +325,7 @@ class Loop:
         if self.initial is not None:
             return self.initial
         if init.method == "kmeans":
-            return kmeans_init(self.data.X, init.size, random_state_for(seed, "init"))
+            return kmeans_init(self.pool.features, init.size, rng_for(seed, "init"))
         return random_init(self.pool.size, init.size, rng_for(seed, "init"))
 
     def _initial_size(self) -> int:
@@ -334,7 +336,7 @@ class Loop:
         return fit_model(
             self.config.model,
             previous,
-            self.data.X[order],
+            self.pool.features[order],
             self.data.decode(codes),
             self.config.seed,
             loop,
@@ -348,7 +350,7 @@ class Loop:
             return 0
         model_cfg = self.config.model
         self.proba = predict_proba_chunked(
-            self.model, self.data.X, self.candidates, model_cfg.chunk_size, model_cfg.n_jobs
+            self.model, self.pool.features, self.candidates, model_cfg.chunk_size, model_cfg.n_jobs
         )
         return int(self.candidates.shape[0])
 
@@ -364,7 +366,7 @@ class Loop:
     # --- checkpoints ----------------------------------------------------------------------
 
     def checkpoint(self, record, indices, scores, codes, labeler_name) -> None:
-        ids = self.data.ids[indices]
+        ids = self.pool.ids[indices]
         labels = self.data.decode(codes)
         selected = csv_text(
             ["id", "index", "score", "strategy"],
@@ -552,10 +554,6 @@ def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
             "test set cannot be chosen either."
         )
     return order[slots].astype(np.int64)
-
-
-def _lack(n: int) -> str:
-    return "lacks" if n == 1 else "lack"
 
 
 def _lap(since: float) -> tuple[float, float]:

@@ -12,6 +12,11 @@ def preview(values: Iterable[object], k: int = 5) -> str:
     return ", ".join(values[:k]) + more
 
 
+def agree(n: int, one: str, many: str) -> str:
+    """The verb form for a count: ``agree(1, "lacks", "lack")``."""
+    return one if n == 1 else many
+
+
 def plural(n: int, noun: str) -> str:
     """``1 record``, ``3 records``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -10,7 +10,7 @@ def random_init(n_pool: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(n_pool, size=min(size, n_pool), replace=False).astype(np.int64)
 
 
-def kmeans_init(X: np.ndarray, size: int, random_state: int) -> np.ndarray:
+def kmeans_init(X: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """The record nearest each k-means centroid: a diverse initial set without labels.
 
     Mini-batch k-means keeps large pools cheap; distances are computed in chunks, never as an
@@ -28,6 +28,7 @@ def kmeans_init(X: np.ndarray, size: int, random_state: int) -> np.ndarray:
     from sklearn.metrics import pairwise_distances_argmin_min
 
     size = min(size, X.shape[0])
+    random_state = int(rng.integers(2**31 - 1))
     if X.shape[0] > 20_000:
         km = MiniBatchKMeans(n_clusters=size, random_state=random_state, n_init=3)
     else:
@@ -41,6 +42,5 @@ def kmeans_init(X: np.ndarray, size: int, random_state: int) -> np.ndarray:
     picks = order[first]
     if picks.shape[0] < size:
         rest = np.setdiff1d(np.arange(X.shape[0]), picks)
-        rng = np.random.default_rng(random_state)
         picks = np.concatenate([picks, rng.choice(rest, size - picks.shape[0], replace=False)])
     return np.sort(picks).astype(np.int64)

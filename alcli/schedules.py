@@ -14,10 +14,10 @@ class Constant:
     """The same size every loop."""
 
     def __init__(self, size: int):
-        self.size_ = size
+        self.fixed = size
 
     def size(self, loop: int, n_labeled: int, n_unlabeled: int) -> int:
-        return self.size_
+        return self.fixed
 
 
 class Listed:

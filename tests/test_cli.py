@@ -70,6 +70,7 @@ def test_run_leaves_the_documented_run_directory(cli, write_config, tmp_path):
         "label",
         "train",
         "infer",
+        "checkpoint",
     }
 
 
