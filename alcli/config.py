@@ -244,29 +244,31 @@ class ModelConfig(Section):
 
 
 class RandomInit(Section):
-    method: Literal["random"] = "random"
+    method: Literal["random"] = Field("random", description="Loop 0 labels random records.")
     size: PositiveInt = Field(20, description="How many records loop 0 labels.")
 
 
 class KMeansInit(Section):
-    method: Literal["kmeans"]
+    method: Literal["kmeans"] = Field(description="The record nearest each k-means centroid.")
     size: PositiveInt = Field(
         20, description="How many clusters, so how many records loop 0 labels."
     )
 
 
 class IdsInit(Section):
-    method: Literal["ids"]
+    method: Literal["ids"] = Field(description="The records listed in a file.")
     path: Path = Field(description="A text file with one record id per line.")
 
     _resolve = field_validator("path")(_resolve_path)
 
 
 class LabeledInit(Section):
-    method: Literal["labeled"]
+    method: Literal["labeled"] = Field(
+        description="The records whose target the data already holds."
+    )
 
 
-INIT_METHODS: dict[str, type[Section]] = {
+INIT_CONFIGS: dict[str, type[Section]] = {
     "random": RandomInit,
     "kmeans": KMeansInit,
     "ids": IdsInit,
@@ -291,7 +293,7 @@ def _tagged_union(members: dict[str, type[Section]], key: str, default: str) -> 
     return Annotated[Union[tagged], _tag(key, default)]  # noqa: UP007 - built at run time
 
 
-InitConfig = _tagged_union(INIT_METHODS, "method", "random")
+InitConfig = _tagged_union(INIT_CONFIGS, "method", "random")
 
 
 # --- strategy -------------------------------------------------------------------------------
@@ -341,49 +343,51 @@ class StrategyConfig(BaseModel):
 
 
 class ConstantSchedule(Section):
-    schedule: Literal["constant"] = "constant"
+    schedule: Literal["constant"] = Field("constant", description="The same size every loop.")
     size: PositiveInt = Field(20, description="Records labeled per loop.")
 
 
 class ListSchedule(Section):
-    schedule: Literal["list"]
+    schedule: Literal["list"] = Field(description="One given size per loop.")
     sizes: list[PositiveInt] = Field(
         min_length=1, description="One size per loop; the run stops when the list ends."
     )
 
 
 class LinearSchedule(Section):
-    schedule: Literal["linear"]
+    schedule: Literal["linear"] = Field(description="Sizes that grow by a fixed step.")
     size: PositiveInt = Field(description="The size of loop 1.")
     step: int = Field(description="Added per loop (may be negative; sizes never drop below 1).")
 
 
 class GeometricSchedule(Section):
-    schedule: Literal["geometric"]
+    schedule: Literal["geometric"] = Field(description="Sizes that grow by a fixed factor.")
     size: PositiveInt = Field(description="The size of loop 1.")
     factor: float = Field(gt=1, description="Each loop is factor times the previous one.")
 
 
-SCHEDULES: dict[str, type[Section]] = {
+SCHEDULE_CONFIGS: dict[str, type[Section]] = {
     "constant": ConstantSchedule,
     "list": ListSchedule,
     "linear": LinearSchedule,
     "geometric": GeometricSchedule,
 }
 
-LoopSizeConfig = _tagged_union(SCHEDULES, "schedule", "constant")
+LoopSizeConfig = _tagged_union(SCHEDULE_CONFIGS, "schedule", "constant")
 
 
 # --- labeler --------------------------------------------------------------------------------
 
 
 class OracleLabeler(Section):
-    kind: Literal["oracle"] = "oracle"
+    kind: Literal["oracle"] = Field(
+        "oracle", description="The simulated annotator: reveals the target the data holds."
+    )
 
 
-LABELERS: dict[str, type[Section]] = {"oracle": OracleLabeler}
+LABELER_CONFIGS: dict[str, type[Section]] = {"oracle": OracleLabeler}
 
-LabelerConfig = _tagged_union(LABELERS, "kind", "oracle")
+LabelerConfig = _tagged_union(LABELER_CONFIGS, "kind", "oracle")
 
 
 # --- stop, metrics, output --------------------------------------------------------------------
@@ -437,19 +441,27 @@ class ExperimentConfig(Section):
         description="Names the run directory (letters, digits, '.', '_', '-').",
     )
     seed: NonNegativeInt = Field(0, strict=True, description="Every random draw derives from it.")
-    data: DataConfig
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    init: InitConfig = Field(default_factory=RandomInit)
-    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
-    loop_size: LoopSizeConfig = Field(default_factory=ConstantSchedule)
-    labeler: LabelerConfig = Field(default_factory=OracleLabeler)
-    stop: StopConfig = Field(default_factory=StopConfig)
+    data: DataConfig = Field(description="The records: a bundled dataset or a file.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The classifier.")
+    init: InitConfig = Field(default_factory=RandomInit, description="Loop 0's selection.")
+    strategy: StrategyConfig = Field(
+        default_factory=StrategyConfig, description="The querying strategy of loops 1, 2, ..."
+    )
+    loop_size: LoopSizeConfig = Field(
+        default_factory=ConstantSchedule, description="How many records each loop labels."
+    )
+    labeler: LabelerConfig = Field(
+        default_factory=OracleLabeler, description="Who answers the LABEL step."
+    )
+    stop: StopConfig = Field(default_factory=StopConfig, description="When the run ends.")
     metrics: list[str] = Field(
         default_factory=lambda: ["accuracy", "f1_macro"],
         min_length=1,
         description="scikit-learn scorer names, evaluated on the test set each loop.",
     )
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    output: OutputConfig = Field(
+        default_factory=OutputConfig, description="Where runs go and what they keep."
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -664,7 +676,7 @@ def _default_name(path: Path) -> str:
 
 # --- error formatting -------------------------------------------------------------------------
 
-_UNION_SECTIONS = {"init": INIT_METHODS, "loop_size": SCHEDULES, "labeler": LABELERS}
+_UNION_SECTIONS = {"init": INIT_CONFIGS, "loop_size": SCHEDULE_CONFIGS, "labeler": LABELER_CONFIGS}
 _TAG_KEYS = {"init": "method", "loop_size": "schedule", "labeler": "kind"}
 
 

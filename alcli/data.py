@@ -41,14 +41,15 @@ class Dataset:
     Attributes
     ----------
     X : ndarray of shape (n_pool, n_features)
-    ids : ndarray of str, shape (n_pool,)
+    ids : ndarray of shape (n_pool,)
+        Strings from an id column, or int64 row numbers.
     y : ndarray of int64, shape (n_pool,)
         Class codes; ``UNLABELED`` (-1) where the data holds no target.
     classes : ndarray of shape (n_classes,)
         The class labels as they are in the data (ints, or strings).
     X_test : ndarray of shape (n_test, n_features)
     y_test : ndarray of int64, shape (n_test,)
-    ids_test : ndarray of str, shape (n_test,)
+    ids_test : ndarray of shape (n_test,)
     feature_names : list of str
     fingerprint : str
         sha256 of everything above: resume refuses data that changed.

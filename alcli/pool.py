@@ -16,7 +16,8 @@ class Pool:
     Parameters
     ----------
     features : ndarray of shape (n_records, n_features)
-    ids : ndarray of str, shape (n_records,)
+    ids : ndarray of shape (n_records,)
+        Record ids (strings, or integer row numbers).
     """
 
     def __init__(self, features: np.ndarray, ids: np.ndarray):

@@ -1,7 +1,8 @@
 """Loop-size schedules: how many records each loop after loop 0 asks to label.
 
-Each schedule answers ``size(loop, n_labeled, n_unlabeled)`` for loops 1, 2, ...; 0 means it
-has nothing more to ask. To add one: a class here, a config class in config.py, one registry line.
+Each schedule answers ``size(loop, n_labeled, n_unlabeled) -> int`` for loops 1, 2, ... (the
+loop number, the labels so far and the records still unlabeled); 0 means it has nothing more
+to ask. To add one: a class here, a config class in config.py, one registry line.
 """
 
 from __future__ import annotations
@@ -64,7 +65,21 @@ def build_schedule(cfg) -> Constant | Listed | Linear | Geometric:
 
 
 def capped_size(schedule, loop: int, n_labeled: int, n_unlabeled: int, budget: int | None) -> int:
-    """The schedule's size for ``loop``, capped by what is left in the pool and the budget."""
+    """The schedule's size for ``loop``, capped by what is left in the pool and the budget.
+
+    Parameters
+    ----------
+    schedule : a schedule (``size(loop, n_labeled, n_unlabeled)``)
+    loop : int
+    n_labeled, n_unlabeled : int
+    budget : int or None
+        Labels in total, or no limit.
+
+    Returns
+    -------
+    int
+        At least 0.
+    """
     size = min(schedule.size(loop, n_labeled, n_unlabeled), n_unlabeled)
     if budget is not None:
         size = min(size, budget - n_labeled)

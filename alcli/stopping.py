@@ -32,8 +32,17 @@ class Progress:
 def stop_reason(cfg: StopConfig, progress: Progress) -> str | None:
     """The reason to stop after this loop, or None to go on.
 
-    Reasons: ``target`` (a metric reached its value), ``max_loops``, ``budget`` (labels spent),
-    ``pool_exhausted`` (nothing left to label), ``schedule_exhausted`` (a list schedule ended).
+    Parameters
+    ----------
+    cfg : StopConfig
+    progress : Progress
+
+    Returns
+    -------
+    str or None
+        Reasons, checked in this order: ``target`` (a metric reached its value),
+        ``max_loops``, ``budget`` (labels spent), ``pool_exhausted`` (nothing left to label),
+        ``schedule_exhausted`` (a list schedule ended).
     """
     if cfg.target is not None and progress.metrics.get(cfg.target.metric, -float("inf")) >= (
         cfg.target.value

@@ -10,7 +10,16 @@ import numpy as np
 
 
 def top_two(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The highest and second-highest probability of each row (second is 0 with one class)."""
+    """The highest and second-highest probability of each row (second is 0 with one class).
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n, n_classes)
+
+    Returns
+    -------
+    first, second : ndarrays of shape (n,)
+    """
     if proba.shape[1] == 1:
         return proba[:, 0], np.zeros(proba.shape[0], dtype=proba.dtype)
     # np.partition is O(n_classes) per row, cheaper than sorting each row.
@@ -19,15 +28,18 @@ def top_two(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def least_confidence(proba: np.ndarray) -> np.ndarray:
+    """1 - max_c p(c), shape (n,) from probabilities of shape (n, n_classes)."""
     return 1.0 - proba.max(axis=1)
 
 
 def margin(proba: np.ndarray) -> np.ndarray:
+    """1 - (p(first) - p(second)), shape (n,) from probabilities of shape (n, n_classes)."""
     first, second = top_two(proba)
     return 1.0 - (first - second)
 
 
 def entropy(proba: np.ndarray) -> np.ndarray:
+    """-sum_c p(c) log p(c) (0 log 0 = 0), shape (n,) from probabilities of shape (n, n_classes)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(proba > 0, np.log(proba), 0.0)
     return -(proba * logs).sum(axis=1)
