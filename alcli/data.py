@@ -113,12 +113,13 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     classes = _classes(table.labels[table.has_label], cfg)
     codes = _encode(table, classes)
     pool_rows, test_rows = _stratified_split(codes, cfg, seed)
+    X_test = table.X[test_rows]  # copied out first: compacting overwrites these rows
     return _dataset(
-        table.X[pool_rows],
+        _compact_rows(table.X, pool_rows),
         table.ids[pool_rows],
         codes[pool_rows],
         classes,
-        table.X[test_rows],
+        X_test,
         codes[test_rows],
         table.ids[test_rows],
         table.feature_names,
@@ -375,6 +376,17 @@ def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):
         ) from None
     pool_rows = np.sort(np.concatenate([pool_labeled, np.flatnonzero(codes == UNLABELED)]))
     return pool_rows, np.sort(test_rows)
+
+
+def _compact_rows(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
+    """``X[rows]`` for ascending ``rows``, moved to the front of X in place: a view, no copy.
+
+    Safe because ``rows[i] >= i``: a row is always read before its place is written over.
+    """
+    for start in range(0, rows.shape[0], chunk_rows):
+        stop = min(start + chunk_rows, rows.shape[0])
+        X[start:stop] = X[rows[start:stop]]
+    return X[: rows.shape[0]]
 
 
 def _dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names) -> Dataset:

@@ -106,3 +106,16 @@ def test_labels_stay_as_they_are_in_every_output(tmp_path, cli, write_config, la
     labels = read_csv(tmp_path / "run" / "loops" / "0001" / "labels.csv")
     assert {row["label"] for row in labels} <= set(names)
     assert all(row["id"].startswith("m") for row in labels)
+
+
+def test_holding_out_a_test_set_moves_the_pool_in_place_without_a_copy():
+    from alcli.data import _compact_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    rows = np.sort(rng.choice(1000, 700, replace=False))
+    expected = X[rows].copy()
+    base = X
+    pool = _compact_rows(X, rows, chunk_rows=64)
+    np.testing.assert_array_equal(pool, expected)
+    assert pool.base is base or np.shares_memory(pool, base)
