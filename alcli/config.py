@@ -165,7 +165,14 @@ class ModelConfig(Section):
         1, description="Threads for chunked inference: a positive count, or -1 for one per core."
     )
 
-    @field_validator("n_jobs")
+    blas_threads: int = Field(
+        1,
+        description="Threads BLAS may use inside fit and predict: 1 (default) avoids the "
+        "thread oversubscription that makes small fits many times slower; -1 leaves the "
+        "library default.",
+    )
+
+    @field_validator("n_jobs", "blas_threads")
     @classmethod
     def _thread_count(cls, value: int) -> int:
         if value == 0 or value < -1:

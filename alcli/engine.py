@@ -35,7 +35,7 @@ from alcli.errors import (
 from alcli.initialization import kmeans_init, random_init
 from alcli.labelers import LABELERS, build_labeler
 from alcli.metrics import evaluate
-from alcli.models import accepts_nan, fit_model, predict_proba_chunked
+from alcli.models import accepts_nan, blas_threads, fit_model, predict_proba_chunked
 from alcli.pool import Pool
 from alcli.rundir import RunDir, csv_text, default_run_path, uninterrupted
 from alcli.schedules import build_schedule, capped_size
@@ -216,13 +216,14 @@ class Loop:
         loop = first_loop
         try:
             self.rundir.update_meta(status="running", error=None)
-            if restore:
-                self.restore_model(first_loop - 1 if first_loop else None)
-            while True:
-                record = self.run_loop(loop)
-                if record["stop_reason"]:
-                    break
-                loop += 1
+            with blas_threads(self.config.model.blas_threads):
+                if restore:
+                    self.restore_model(first_loop - 1 if first_loop else None)
+                while True:
+                    record = self.run_loop(loop)
+                    if record["stop_reason"]:
+                        break
+                    loop += 1
         except KeyboardInterrupt:
             last = self.history[-1]["loop"] if self.history else None
             self.rundir.update_meta(status="stopped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,20 @@ def predict_proba_chunked(
     else:
         Parallel(n_jobs=n_jobs, backend="threading")(delayed(fill)(s) for s in starts)
     return out
+
+
+def blas_threads(n: int) -> contextlib.AbstractContextManager:
+    """Limit BLAS to ``n`` threads for the block (-1: leave it as it is).
+
+    On small matrices (a labeled set of a few thousand rows) OpenBLAS threads mostly wait on
+    each other: measured here, a LogisticRegression fit took 0.625 s with the default 2 threads
+    and 0.038 s with 1. Inference is parallel over chunks instead (``model.n_jobs``).
+    """
+    if n == -1:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def accepts_nan(model: Any) -> bool:

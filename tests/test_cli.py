@@ -424,3 +424,12 @@ def test_run_dir_that_cannot_be_made(cli, write_config, tmp_path):
 def test_csv_report_of_a_missing_directory(cli, tmp_path):
     result = cli("report", tmp_path / "nope", "--format", "csv")
     assert result.exit_code == 2 and "no such run directory" in result.stderr
+
+
+def test_blas_is_held_to_one_thread_while_fitting_by_default(cli, write_config, tmp_path):
+    from tests.flaky_model import RecordsBlasThreads
+
+    RecordsBlasThreads.seen.clear()
+    config = write_config({"model": {"estimator": "tests.flaky_model:RecordsBlasThreads"}})
+    run_ok(cli, config, tmp_path / "run", "--quiet")
+    assert RecordsBlasThreads.seen and set(RecordsBlasThreads.seen) == {1}
