@@ -164,7 +164,6 @@ class ModelConfig(Section):
     n_jobs: int = Field(
         1, description="Threads for chunked inference: a positive count, or -1 for one per core."
     )
-
     blas_threads: int = Field(
         1,
         description="Threads BLAS may use inside fit and predict: 1 (default) avoids the "
@@ -177,7 +176,9 @@ class ModelConfig(Section):
     def _thread_count(cls, value: int) -> int:
         if value == 0 or value < -1:
             raise PydanticCustomError(
-                "n_jobs", "must be a positive number of threads, or -1 for one per core"
+                "thread_count",
+                "must be a positive number of threads, or -1 (n_jobs: one per core; "
+                "blas_threads: the library's own default)",
             )
         return value
 

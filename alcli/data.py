@@ -178,8 +178,9 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
     header = [name.strip() for name in rows[0]]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated or "" in header:
-        problem = f"repeated column names: {', '.join(repeated)}" if repeated else "a column "
-        problem += "" if repeated else "has no name"
+        problem = (
+            f"repeated column names: {', '.join(repeated)}" if repeated else "a column with no name"
+        )
         raise DataError(f"{path}: the header row has {problem}; give every column its own name")
     body = rows[1:]
     if not body:

@@ -198,6 +198,7 @@ class Loop:
         self.on_event = on_event
         self.pool = Pool(self.data.X, self.data.ids)
         self.labeler = build_labeler(self.config.labeler, truth=self.data.y)
+        self.y_test = self.data.decode(self.data.y_test)  # labels as the scorers see them
         self.schedule = build_schedule(self.config.loop_size)
         self.strategy = build_strategy(self.config.strategy.name, self.config.strategy.params)
         self.model: Any = None
@@ -274,11 +275,7 @@ class Loop:
         seconds["train"], clock = _lap(clock)
 
         metrics = evaluate(
-            self.model,
-            self.data.X_test,
-            self.data.decode(self.data.y_test),
-            self.config.metrics,
-            self.data.classes,
+            self.model, self.data.X_test, self.y_test, self.config.metrics, self.data.classes
         )
         reason = self._stop_reason(loop, metrics)
         n_predictions = 0 if reason else self.infer()
@@ -306,7 +303,8 @@ class Loop:
     def select(self, loop: int) -> tuple[np.ndarray, np.ndarray, str]:
         cfg = self.config
         if loop == 0:
-            return self._initial_set(), np.full(self._initial_size(), np.nan), cfg.init.method
+            initial = self._initial_set()
+            return initial, np.full(initial.shape[0], np.nan), cfg.init.method
         size = capped_size(
             self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled, cfg.stop.budget
         )
@@ -328,9 +326,6 @@ class Loop:
         if init.method == "kmeans":
             return kmeans_init(self.pool.features, init.size, rng_for(seed, "init"))
         return random_init(self.pool.size, init.size, rng_for(seed, "init"))
-
-    def _initial_size(self) -> int:
-        return self.initial.shape[0] if self.initial is not None else self.config.init.size
 
     def _fit(self, previous: Any, loop: int) -> Any:
         order, codes = self.pool.training_set(up_to_loop=loop)
@@ -381,28 +376,24 @@ class Loop:
             [[i, label, labeler_name] for i, label in zip(ids, labels.tolist(), strict=True)],
         )
         keep = self.config.output.keep_models
+        # "last" means the final loop's model: written once, when the run stops, so a
+        # completed loop folder is never touched again (resume refits, never unpickles).
+        model = self.model if keep == "all" or (keep == "last" and record["stop_reason"]) else None
         # The loop folder, metrics.csv and run.json change together or not at all.
         with uninterrupted():
-            self._commit(record, selected, labeled, keep)
-
-    def _commit(self, record, selected: str, labeled: str, keep: str) -> None:
-        self.rundir.write_loop(
-            record["loop"],
-            files={
-                "selected.csv": selected,
-                "labels.csv": labeled,
-                "metrics.json": json.dumps(record, indent=2) + "\n",
-            },
-            arrays={**self.pool.state(), "classes": self.data.classes},
-            # "last" means the final loop's model: written once, when the run stops, so a
-            # completed loop folder is never touched again (resume refits, never unpickles).
-            model=self.model
-            if keep == "all" or (keep == "last" and record["stop_reason"])
-            else None,
-        )
-        self.history.append(record)
-        self.write_metrics_csv()
-        self.rundir.update_meta(last_loop=record["loop"])
+            self.rundir.write_loop(
+                record["loop"],
+                files={
+                    "selected.csv": selected,
+                    "labels.csv": labeled,
+                    "metrics.json": json.dumps(record, indent=2) + "\n",
+                },
+                arrays={**self.pool.state(), "classes": self.data.classes},
+                model=model,
+            )
+            self.history.append(record)
+            self.write_metrics_csv()
+            self.rundir.update_meta(last_loop=record["loop"])
 
     def write_metrics_csv(self) -> None:
         names = self.config.metrics
@@ -546,8 +537,9 @@ def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
     else:
         keys = np.array(wanted, dtype=str)
     order = np.argsort(ids, kind="stable")
-    slots = np.minimum(np.searchsorted(ids[order], keys), ids.shape[0] - 1)
-    found = ids[order][slots] == keys
+    sorted_ids = ids[order]
+    slots = np.minimum(np.searchsorted(sorted_ids, keys), ids.shape[0] - 1)
+    found = sorted_ids[slots] == keys
     if not found.all():
         unknown = [w for w, ok in zip(wanted, found.tolist(), strict=True) if not ok]
         raise DataError(

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 
 from alcli.config import ModelConfig
@@ -40,7 +39,7 @@ def fit_model(
         if "random_state" in fresh.get_params():
             model.set_params(random_state=fresh.get_params()["random_state"])
     else:
-        model = clone(fresh)
+        model = fresh
     if cfg.retrain == "warm_start":
         model.set_params(warm_start=True)
     return model.fit(X, y)

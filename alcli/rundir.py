@@ -126,7 +126,6 @@ class RunDir:
 
     def __init__(self, path: Path):
         self.path = path
-        self._lock_handle = None
 
     # --- making and opening ---------------------------------------------------------------
 
@@ -139,21 +138,20 @@ class RunDir:
         RunDirError
             When ``path`` already holds a run or other files.
         """
-        if path.exists():
-            if (path / "run.json").exists() and cls(path).is_busy():
+        if (path / "run.json").exists():
+            if cls(path).is_busy():
                 raise RunDirError(
                     f"{path} is in use by another alcli process; wait for it to finish, or "
                     "choose another --run-dir."
                 )
-            if (path / "run.json").exists():
-                raise RunDirError(
-                    f"{path} already holds a run. Resume it with `alcli resume {path}`, or "
-                    "choose another --run-dir."
-                )
-            if not path.is_dir() or any(path.iterdir()):
-                raise RunDirError(
-                    f"{path} exists and is not an empty directory; choose another --run-dir."
-                )
+            raise RunDirError(
+                f"{path} already holds a run. Resume it with `alcli resume {path}`, or "
+                "choose another --run-dir."
+            )
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise RunDirError(
+                f"{path} exists and is not an empty directory; choose another --run-dir."
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -195,9 +193,7 @@ class RunDir:
         directory locked.
         """
         handle = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the whole block
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_flock(handle):
             handle.close()
             raise RunDirError(
                 f"{self.path} is in use by another alcli process; wait for it to finish, or "
@@ -215,9 +211,7 @@ class RunDir:
         if not lock_path.exists():
             return False
         with open(lock_path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _try_flock(handle):
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
         return False
@@ -276,26 +270,23 @@ class RunDir:
         """Write a complete loop folder in one rename."""
         final = self.loop_path(loop)
         with uninterrupted():
-            self._write_loop_folder(final, files, arrays, model)
+            staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_TMP_PREFIX}{final.name}."))
+            try:
+                staging.chmod(_DIR_MODE)
+                for name, content in files.items():
+                    payload = content.encode() if isinstance(content, str) else content
+                    (staging / name).write_bytes(payload)
+                with open(staging / "state.npz", "wb") as handle:
+                    np.savez(handle, schema_version=np.int64(SCHEMA_VERSION), **arrays)
+                if model is not None:
+                    import joblib
 
-    def _write_loop_folder(self, final: Path, files, arrays, model) -> None:
-        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_TMP_PREFIX}{final.name}."))
-        try:
-            staging.chmod(_DIR_MODE)
-            for name, content in files.items():
-                payload = content.encode() if isinstance(content, str) else content
-                (staging / name).write_bytes(payload)
-            with open(staging / "state.npz", "wb") as handle:
-                np.savez(handle, schema_version=np.int64(SCHEMA_VERSION), **arrays)
-            if model is not None:
-                import joblib
-
-                joblib.dump(model, staging / "model.joblib")
-            _fsync_dir_files(staging)
-            os.replace(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                    joblib.dump(model, staging / "model.joblib")
+                _fsync_dir_files(staging)
+                os.replace(staging, final)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
 
     def read_state(self, loop: int) -> dict[str, np.ndarray]:
         """A loop's state.npz (never unpickled)."""
@@ -337,6 +328,15 @@ class RunDir:
                 if handle.read(1) != b"\n":
                     line = "\n" + line
             handle.write(line.encode())
+
+
+def _try_flock(handle) -> bool:
+    """Take the exclusive lock without waiting; False when another process holds it."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _fsync_dir_files(folder: Path) -> None:

@@ -206,19 +206,15 @@ def run_child(label: str, side: str, cmd: list[str], env: dict[str, str], log: P
 def alcli_revision() -> str:
     """The commit the measured alcli is at (and whether alcli/ has local changes), if known."""
     repo = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "alcli"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "alcli")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head} + local changes" if dirty else head
