@@ -31,7 +31,9 @@ from pydantic_core import PydanticCustomError
 
 from alcli.errors import ConfigError
 from alcli.imports import import_object
-from alcli.strategies import STRATEGIES, strategy_class
+from alcli.strategies import Strategy
+from alcli.strategies.phases import Phases
+from alcli.strategies.spec import StrategySpec, check_name, check_params
 
 SKLEARN_DATASETS = ("breast_cancer", "digits", "iris", "wine")
 DEFAULT_ESTIMATOR = "sklearn.linear_model.LogisticRegression"
@@ -216,7 +218,9 @@ class ModelConfig(Section):
             )
         # scikit-learn checks parameter values only in fit; check them now, before a run starts.
         validate = getattr(estimator, "_validate_params", None)
-        if callable(validate):
+        # A user's own BaseEstimator subclass inherits _validate_params without the
+        # constraints it reads.
+        if callable(validate) and hasattr(estimator, "_parameter_constraints"):
             try:
                 validate()
             except (ValueError, TypeError) as exc:
@@ -307,44 +311,93 @@ InitConfig = _tagged_union(INIT_CONFIGS, "method", "random")
 # --- strategy -------------------------------------------------------------------------------
 
 
-class StrategyConfig(BaseModel):
-    """``name`` picks a registered strategy; the other keys are that strategy's parameters."""
+class PhaseConfig(StrategySpec):
+    """One phase of a strategy schedule: a strategy and how many loops it runs."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-    name: str = Field("margin", description="A registered strategy name.")
+    loops: PositiveInt | None = Field(
+        None, description="Loops this phase runs (every phase but the last needs it)."
+    )
+
+
+PHASES = "phases"
+
+
+class StrategyConfig(StrategySpec):
+    """``name`` picks a strategy and the other keys are its parameters; or ``phases`` lists
+    strategies that take turns by loop."""
+
+    model: ModelConfig | None = Field(
+        None,
+        description="A separate selection model the strategy scores with (default: the "
+        "evaluated model), e.g. a fast linear model while a forest is evaluated.",
+    )
+    phases: list[PhaseConfig] | None = Field(
+        None,
+        min_length=1,
+        description="Strategies by loop: [{loops: 3, name: kcenter}, {name: margin}] runs "
+        "kcenter in loops 1-3, then margin.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_phases(cls, raw: Any) -> Any:
+        # `phases` stands in for a name; the frozen config records it as `name: phases`.
+        if isinstance(raw, dict) and raw.get("phases") is not None and "name" not in raw:
+            return {**raw, "name": PHASES}
+        return raw
 
     @field_validator("name")
     @classmethod
-    def _registered(cls, value: str) -> str:
-        if value not in STRATEGIES:
-            raise PydanticCustomError(
-                "unknown_strategy",
-                "Unknown strategy '{value}'{hint}. Available: {allowed}.",
-                {
-                    "value": value,
-                    "hint": _did_you_mean(value, STRATEGIES),
-                    "allowed": ", ".join(sorted(STRATEGIES)),
-                },
-            )
-        return value
+    def _known(cls, value: str) -> str:
+        return value if value == PHASES else check_name(value)
 
     @model_validator(mode="after")
-    def _params(self) -> StrategyConfig:
-        params_model = strategy_class(self.name).Params
-        try:
-            params_model.model_validate(self.model_extra or {})
-        except ValidationError as exc:
-            problems = "; ".join(_describe(err, params_model) for err in exc.errors())
+    def _params_fit(self) -> StrategyConfig:
+        if self.name != PHASES:
+            if self.phases is not None:
+                raise PydanticCustomError(
+                    "name_and_phases",
+                    "strategy.phases: give either name (one strategy) or phases, not both",
+                )
+            return check_params(self)
+        if self.phases is None:
             raise PydanticCustomError(
-                "strategy_params",
-                "strategy '{name}': {problems}",
-                {"name": self.name, "problems": problems},
-            ) from None
+                "phases_missing",
+                "strategy.phases: name: phases needs a phases list, e.g. "
+                "[{loops: 3, name: kcenter}, {name: margin}]",
+            )
+        if self.params:
+            raise PydanticCustomError(
+                "phases_params",
+                "strategy.{key}: with phases, a strategy's keys go inside its phase",
+                {"key": sorted(self.params)[0]},
+            )
+        *leading, last = self.phases
+        for k, phase in enumerate(leading):
+            if phase.loops is None:
+                raise PydanticCustomError(
+                    "phase_loops",
+                    "strategy.phases: phase {k} ({name}) needs loops: how many loops it runs "
+                    "before the next phase",
+                    {"k": k + 1, "name": phase.name},
+                )
+        if last.loops is not None:
+            raise PydanticCustomError(
+                "phase_loops",
+                "strategy.phases: the last phase ({name}) runs until the run stops; remove its "
+                "loops",
+                {"name": last.name},
+            )
         return self
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    def build(self) -> Strategy:
+        if self.name == PHASES:
+            return Phases([(p.loops, p.name, p.build()) for p in self.phases])
+        return StrategySpec.build(self)
 
 
 # --- loop size ------------------------------------------------------------------------------
@@ -517,15 +570,12 @@ class ExperimentConfig(Section):
                         "name": type(estimator).__name__,
                     },
                 )
-        if strategy_class(self.strategy.name).needs_proba and not hasattr(
-            estimator, "predict_proba"
-        ):
+        selection_estimator = self.strategy.model.build() if self.strategy.model else estimator
+        problem = self.strategy.build().check_model(selection_estimator)
+        if problem:
+            key = "strategy.model" if self.strategy.model else "strategy.name"
             raise PydanticCustomError(
-                "no_proba",
-                "strategy.name: '{strategy}' scores records with predict_proba, which "
-                "{name} does not offer with these params; use a probabilistic classifier "
-                "(e.g. LogisticRegression, or SVC with probability: true) or strategy: random",
-                {"strategy": self.strategy.name, "name": type(estimator).__name__},
+                "strategy_model", "{key}: {problem}", {"key": key, "problem": problem}
             )
         return self
 

@@ -35,13 +35,20 @@ from alcli.errors import (
 from alcli.initialization import kmeans_init, random_init
 from alcli.labelers import LABELERS, build_labeler
 from alcli.metrics import evaluate
-from alcli.models import accepts_nan, blas_threads, fit_model, predict_proba_chunked
+from alcli.models import (
+    Learner,
+    accepts_nan,
+    apply_chunked,
+    blas_threads,
+    fit_model,
+    predict_proba_chunked,
+)
 from alcli.pool import Pool
 from alcli.rundir import RunDir, csv_text, default_run_path, uninterrupted
 from alcli.schedules import build_schedule, capped_size
 from alcli.seeding import rng_for
 from alcli.stopping import Progress, stop_reason
-from alcli.strategies import SelectionContext, build_strategy
+from alcli.strategies import SelectionContext
 
 EventSink = Callable[[dict[str, Any]], None]
 STEPS = ("select", "label", "train", "infer")
@@ -200,10 +207,13 @@ class Loop:
         self.labeler = build_labeler(self.config.labeler, truth=self.data.y)
         self.y_test = self.data.decode(self.data.y_test)  # labels as the scorers see them
         self.schedule = build_schedule(self.config.loop_size)
-        self.strategy = build_strategy(self.config.strategy.name, self.config.strategy.params)
+        self.strategy = self.config.strategy.build()
         self.model: Any = None
+        # The model SELECT scores with: strategy.model when set, else the evaluated model.
+        self.selection_model: Any = None
         self.candidates: np.ndarray | None = None
         self.proba: np.ndarray | None = None
+        self.decision: np.ndarray | None = None
         self.history: list[dict[str, Any]] = []
 
     # --- driving --------------------------------------------------------------------------
@@ -264,14 +274,14 @@ class Loop:
         indices, scores, picked_by = self.select(loop)
         seconds["select"], clock = _lap(clock)
 
-        if picked_by == "labeled":
+        if loop == 0 and self.config.init.method == "labeled":
             codes, labeler_name = self.data.y[indices], "data"
         else:
             codes, labeler_name = self.labeler.label(indices), self.config.labeler.kind
         self.pool.add(indices, codes, loop)
         seconds["label"], clock = _lap(clock)
 
-        self.model = self._fit(self.model, loop)
+        self.train(loop)
         seconds["train"], clock = _lap(clock)
 
         metrics = evaluate(
@@ -285,13 +295,13 @@ class Loop:
             "loop": loop,
             "n_labeled": self.pool.n_labeled,
             "loop_size": int(indices.shape[0]),
-            "strategy": picked_by,
+            "strategy": "+".join(dict.fromkeys(picked_by.tolist())) or self._strategy_name(loop),
             "metrics": metrics,
             "n_predictions": n_predictions,
             "seconds": seconds,
             "stop_reason": reason,
         }
-        self.checkpoint(record, indices, scores, codes, labeler_name)
+        self.checkpoint(record, indices, scores, picked_by, codes, labeler_name)
         checkpoint_s, clock = _lap(clock)
         for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s)):
             self.emit({"event": "step", "loop": loop, "step": step, "seconds": step_s})
@@ -300,24 +310,50 @@ class Loop:
 
     # --- the four steps -------------------------------------------------------------------
 
-    def select(self, loop: int) -> tuple[np.ndarray, np.ndarray, str]:
+    def select(self, loop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The records to label, their scores, and the strategy that picked each."""
         cfg = self.config
         if loop == 0:
             initial = self._initial_set()
-            return initial, np.full(initial.shape[0], np.nan), cfg.init.method
+            return (
+                initial,
+                np.full(initial.shape[0], np.nan),
+                np.full(initial.shape[0], cfg.init.method, dtype=object),
+            )
         size = capped_size(
             self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled, cfg.stop.budget
         )
+        order, codes = self.pool.training_set()
         ctx = SelectionContext(
             candidates=self.candidates,
             proba=self.proba,
             features=self.pool.features,
-            model=self.model,
+            model=self.selection_model,
             loop=loop,
             rng=rng_for(cfg.seed, "select", loop),
+            decision=self.decision,
+            labeled=order,
+            labels=codes,
+            classes=self.data.classes,
+            learner=Learner(
+                cfg.strategy.model or cfg.model,
+                cfg.seed,
+                loop,
+                n_classes=self.data.classes.shape[0],
+                chunk_size=cfg.model.chunk_size,
+                n_jobs=cfg.model.n_jobs,
+            ),
+            seed=cfg.seed,
         )
+        self.strategy.observe(ctx)
         selection = self.strategy.select(ctx, size)
-        return selection.indices, selection.scores, cfg.strategy.name
+        picked_by = selection.picked_by
+        if picked_by is None:
+            picked_by = np.full(selection.indices.shape[0], self._strategy_name(loop), dtype=object)
+        return selection.indices, selection.scores, picked_by
+
+    def _strategy_name(self, loop: int) -> str:
+        return self.config.init.method if loop == 0 else self.config.strategy.name
 
     def _initial_set(self) -> np.ndarray:
         init, seed = self.config.init, self.config.seed
@@ -327,27 +363,51 @@ class Loop:
             return kmeans_init(self.pool.features, init.size, rng_for(seed, "init"))
         return random_init(self.pool.size, init.size, rng_for(seed, "init"))
 
-    def _fit(self, previous: Any, loop: int) -> Any:
+    def train(self, loop: int) -> None:
+        """Fit the evaluated model, and the selection model when the strategy has its own."""
+        self.model = self._fit(self.config.model, self.model, loop)
+        if self.config.strategy.model is None:
+            self.selection_model = self.model
+        else:
+            self.selection_model = self._fit(
+                self.config.strategy.model, self.selection_model, loop, purpose="selection-model"
+            )
+
+    def _fit(self, model_cfg: Any, previous: Any, loop: int, purpose: str = "model") -> Any:
         order, codes = self.pool.training_set(up_to_loop=loop)
         return fit_model(
-            self.config.model,
+            model_cfg,
             previous,
             self.pool.features[order],
             self.data.decode(codes),
             self.config.seed,
             loop,
+            purpose=purpose,
         )
 
     def infer(self) -> int:
-        """Predict the unlabeled pool for the next SELECT; returns how many were predicted."""
+        """Predict the unlabeled pool for the next SELECT; returns how many were predicted.
+
+        Probabilities when the selection model has them, else decision values for strategies
+        that accept them (the config check guarantees one of the two).
+        """
         self.candidates = self.pool.unlabeled_indices()
+        self.proba = self.decision = None
         if not self.strategy.needs_proba:
-            self.proba = None
             return 0
-        model_cfg = self.config.model
-        self.proba = predict_proba_chunked(
-            self.model, self.pool.features, self.candidates, model_cfg.chunk_size, model_cfg.n_jobs
-        )
+        model, model_cfg = self.selection_model, self.config.model
+        if hasattr(model, "predict_proba"):
+            self.proba = predict_proba_chunked(
+                model, self.pool.features, self.candidates, model_cfg.chunk_size, model_cfg.n_jobs
+            )
+        else:
+            self.decision = apply_chunked(
+                model.decision_function,
+                self.pool.features,
+                self.candidates,
+                model_cfg.chunk_size,
+                model_cfg.n_jobs,
+            )
         return int(self.candidates.shape[0])
 
     def _stop_reason(self, loop: int, metrics: dict[str, float]) -> str | None:
@@ -361,14 +421,14 @@ class Loop:
 
     # --- checkpoints ----------------------------------------------------------------------
 
-    def checkpoint(self, record, indices, scores, codes, labeler_name) -> None:
+    def checkpoint(self, record, indices, scores, picked_by, codes, labeler_name) -> None:
         ids = self.pool.ids[indices]
         labels = self.data.decode(codes)
         selected = csv_text(
             ["id", "index", "score", "strategy"],
             [
-                [i, int(x), "" if math.isnan(s) else repr(float(s)), record["strategy"]]
-                for i, x, s in zip(ids, indices, scores, strict=True)
+                [i, int(x), "" if math.isnan(s) else repr(float(s)), by]
+                for i, x, s, by in zip(ids, indices, scores, picked_by, strict=True)
             ],
         )
         labeled = csv_text(
@@ -388,7 +448,11 @@ class Loop:
                     "labels.csv": labeled,
                     "metrics.json": json.dumps(record, indent=2) + "\n",
                 },
-                arrays={**self.pool.state(), "classes": self.data.classes},
+                arrays={
+                    **self.pool.state(),
+                    "classes": self.data.classes,
+                    **{f"strategy.{k}": v for k, v in self.strategy.state().items()},
+                },
                 model=model,
             )
             self.history.append(record)
@@ -445,12 +509,16 @@ class Loop:
         """
         if last is None:
             return
-        self.pool.restore(self.rundir.read_state(last))
-        if self.config.model.retrain == "warm_start":
-            for k in range(last + 1):
-                self.model = self._fit(self.model, k)
-        else:
-            self.model = self._fit(None, last)
+        state = self.rundir.read_state(last)
+        self.pool.restore(state)
+        self.strategy.restore(
+            {k.removeprefix("strategy."): v for k, v in state.items() if k.startswith("strategy.")}
+        )
+        warm = [
+            cfg.retrain == "warm_start" for cfg in (self.config.model, self.config.strategy.model) if cfg
+        ]
+        for k in range(last + 1) if any(warm) else [last]:
+            self.train(k)
         self.infer()
 
     # --- reporting ------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,17 +15,23 @@ from alcli.config import ModelConfig
 from alcli.seeding import random_state_for
 
 
-def build_model(cfg: ModelConfig, seed: int, loop: int) -> Any:
-    """A fresh estimator; one that takes ``random_state`` gets one derived from seed and loop
-    (unless ``params`` sets it)."""
+def build_model(cfg: ModelConfig, seed: int, loop: int, purpose: str = "model") -> Any:
+    """A fresh estimator; one that takes ``random_state`` gets one derived from seed, purpose
+    and loop (unless ``params`` sets it)."""
     estimator = cfg.build()
     if "random_state" in estimator.get_params() and "random_state" not in cfg.params:
-        estimator.set_params(random_state=random_state_for(seed, "model", loop))
+        estimator.set_params(random_state=random_state_for(seed, purpose, loop))
     return estimator
 
 
 def fit_model(
-    cfg: ModelConfig, previous: Any, X: np.ndarray, y: np.ndarray, seed: int, loop: int
+    cfg: ModelConfig,
+    previous: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    loop: int,
+    purpose: str = "model",
 ) -> Any:
     """Fit on every label so far.
 
@@ -33,7 +41,7 @@ def fit_model(
     """
     if np.unique(y).shape[0] < 2:
         return DummyClassifier(strategy="most_frequent").fit(X, y)
-    fresh = build_model(cfg, seed, loop)
+    fresh = build_model(cfg, seed, loop, purpose)
     if cfg.retrain == "warm_start" and previous is not None and type(previous) is type(fresh):
         model = previous
         if "random_state" in fresh.get_params():
@@ -65,20 +73,139 @@ def predict_proba_chunked(
     -------
     ndarray of shape (n, n_classes_of_model)
     """
-    n_classes = len(model.classes_)
-    out = np.empty((indices.shape[0], n_classes), dtype=np.float64)
-    starts = range(0, indices.shape[0], chunk_size)
+    return apply_chunked(
+        model.predict_proba, X, indices, chunk_size, n_jobs, width=len(model.classes_)
+    )
+
+
+def apply_chunked(
+    method: Callable[[Any], np.ndarray],
+    X: Any,
+    indices: np.ndarray,
+    chunk_size: int,
+    n_jobs: int = 1,
+    dtype: Any = np.float64,
+    width: int | None = None,
+) -> np.ndarray:
+    """``method(X[indices])`` computed ``chunk_size`` rows at a time into one output array.
+
+    Returns
+    -------
+    ndarray of shape (n,) or (n, k)
+        As ``method`` returns for a chunk; with no indices, shape (0,) or (0, width).
+    """
+    n = indices.shape[0]
+    if n == 0:
+        return np.empty((0,) if width is None else (0, width), dtype=dtype)
+    starts = list(range(0, n, chunk_size))
+    first = np.asarray(method(X[indices[:chunk_size]]))
+    out = np.empty((n, *first.shape[1:]), dtype=dtype)
+    out[: first.shape[0]] = first
 
     def fill(start: int) -> None:
         rows = indices[start : start + chunk_size]
-        out[start : start + rows.shape[0]] = model.predict_proba(X[rows])
+        out[start : start + rows.shape[0]] = method(X[rows])
 
-    if n_jobs == 1 or len(starts) <= 1:
-        for start in starts:
+    rest = starts[1:]
+    if n_jobs == 1 or len(rest) <= 1:
+        for start in rest:
             fill(start)
     else:
-        Parallel(n_jobs=n_jobs, backend="threading")(delayed(fill)(s) for s in starts)
+        Parallel(n_jobs=n_jobs, backend="threading")(delayed(fill)(s) for s in rest)
     return out
+
+
+def embedding_of(model: Any) -> Callable[[Any], np.ndarray] | None:
+    """The model's own embedding of records, or None: the steps before a Pipeline's final
+    classifier, or the classifier's ``transform`` (LinearDiscriminantAnalysis, ...)."""
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and len(steps) > 1:
+        return model[:-1].transform
+    transform = getattr(model, "transform", None)
+    return transform if callable(transform) else None
+
+
+def has_embedding(estimator: Any) -> bool:
+    """Whether an (unfitted) estimator will have :func:`embedding_of` once fitted."""
+    steps = getattr(estimator, "steps", None)
+    return (isinstance(steps, list) and len(steps) > 1) or hasattr(estimator, "transform")
+
+
+@dataclass(frozen=True)
+class Learner:
+    """Fits fresh copies of the selection model for strategies that train their own
+    (committees, look-ahead), and predicts or embeds pool rows in chunks.
+
+    Copies are fit on class codes, so their probabilities can be aligned to every class of
+    the data (:meth:`proba`) even when a copy saw only some of them.
+
+    Attributes
+    ----------
+    cfg : ModelConfig
+        The selection model's config.
+    seed, loop : int
+        A copy's ``random_state`` derives from them and its ``member`` number.
+    n_classes : int
+    chunk_size, n_jobs : int
+        For chunked inference and for fitting copies in parallel (threads).
+    """
+
+    cfg: ModelConfig
+    seed: int
+    loop: int
+    n_classes: int
+    chunk_size: int = 16384
+    n_jobs: int = 1
+
+    def build(self, member: int = 0) -> Any:
+        """A fresh unfitted copy, seeded for (seed, loop, member)."""
+        return build_model(self.cfg, self.seed, self.loop, purpose=f"member-{member}")
+
+    def fit(self, X: Any, codes: np.ndarray, member: int = 0) -> Any:
+        """A copy fit on rows ``X`` with class codes ``codes`` (one class: a constant model)."""
+        if np.unique(codes).shape[0] < 2:
+            return DummyClassifier(strategy="most_frequent").fit(X, codes)
+        return self.build(member).fit(X, codes)
+
+    def fit_many(self, jobs: list[tuple[Any, np.ndarray]]) -> list[Any]:
+        """Fit one copy per ``(X, codes)`` pair, member ``k`` on the k-th, in parallel threads."""
+        if self.n_jobs == 1 or len(jobs) <= 1:
+            return [self.fit(X, codes, k) for k, (X, codes) in enumerate(jobs)]
+        return Parallel(n_jobs=self.n_jobs, backend="threading")(
+            delayed(self.fit)(X, codes, k) for k, (X, codes) in enumerate(jobs)
+        )
+
+    def proba(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
+        """Probabilities of shape (n, n_classes) for pool rows ``indices``, aligned to class
+        codes (0 for classes the copy never saw), from a copy fit by :meth:`fit`."""
+        seen = np.asarray(model.classes_, dtype=np.int64)
+        raw = apply_chunked(
+            model.predict_proba, X, indices, self.chunk_size, self.n_jobs, width=seen.shape[0]
+        )
+        if seen.shape[0] == self.n_classes and (seen == np.arange(self.n_classes)).all():
+            return raw
+        out = np.zeros((indices.shape[0], self.n_classes))
+        out[:, seen] = raw
+        return out
+
+    def predict(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
+        """``model.predict`` for pool rows ``indices``, shape (n,)."""
+        return apply_chunked(
+            model.predict, X, indices, self.chunk_size, self.n_jobs, dtype=object
+        ).astype(np.asarray(model.classes_).dtype)
+
+    def embed(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
+        """The fitted model's embedding of pool rows ``indices``, shape (n, n_dims).
+
+        Raises
+        ------
+        ValueError
+            When the model has no embedding (check with :func:`has_embedding` first).
+        """
+        transform = embedding_of(model)
+        if transform is None:
+            raise ValueError(f"{type(model).__name__} has no embedding (no transform)")
+        return apply_chunked(transform, X, indices, self.chunk_size, self.n_jobs)
 
 
 def blas_threads(n: int) -> contextlib.AbstractContextManager:

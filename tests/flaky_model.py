@@ -1,9 +1,12 @@
-"""A classifier that fails on demand, to test what a run does when a step breaks."""
+"""Classifiers that misbehave on purpose: one fails on demand, one records BLAS threads, one
+offers no scores, to test what a run does with them."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 
@@ -28,3 +31,16 @@ class RecordsBlasThreads(LogisticRegression):
         blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
         type(self).seen.append(max(blas))
         return super().fit(X, y, sample_weight)
+
+
+class PredictsOnly(ClassifierMixin, BaseEstimator):
+    """A classifier with neither predict_proba nor decision_function (a nearest-prototype rule)."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.means_ = np.stack([X[y == c].mean(axis=0) for c in self.classes_])
+        return self
+
+    def predict(self, X):
+        distances = ((X[:, None, :] - self.means_[None]) ** 2).sum(axis=2)
+        return self.classes_[distances.argmin(axis=1)]

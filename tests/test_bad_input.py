@@ -239,10 +239,16 @@ CASES = [
         r"^(?=.*model)(?=.*LogisticRegression)(?=.*'C')(?=.*-1)",
     ),
     Case(
-        "no predict_proba for strategy margin",
-        IRIS + "model: {estimator: sklearn.svm.LinearSVC}\nstrategy: {name: margin}\n",
-        r"strategy\.name \(line \d\): 'margin' scores records with predict_proba, which "
+        "no predict_proba for strategy entropy",
+        IRIS + "model: {estimator: sklearn.svm.LinearSVC}\nstrategy: {name: entropy}\n",
+        r"strategy\.name \(line \d\): 'entropy' scores records with predict_proba, which "
         r"LinearSVC does not offer",
+    ),
+    Case(
+        "neither predict_proba nor decision_function for margin",
+        IRIS + "model: {estimator: tests.flaky_model:PredictsOnly}\nstrategy: {name: margin}\n",
+        r"strategy\.name \(line \d\): 'margin' scores records with predict_proba or "
+        r"decision_function, which PredictsOnly does not offer",
     ),
     Case(
         "no predict_proba for metric neg_log_loss",

@@ -1,18 +1,22 @@
 """Querying strategies and the registry of their names.
 
 To add one: write ``strategies/<name>.py`` with a :class:`Strategy` subclass and add one line
-to ``STRATEGIES`` below.
+to ``STRATEGIES`` below. A user's own strategy is named by import path instead
+(``mypkg.strategies:MyStrategy``).
 """
 
 from __future__ import annotations
 
+import difflib
 from types import MappingProxyType
 
+from alcli.imports import import_object
 from alcli.strategies.base import (
     ScoreStrategy,
     Selection,
     SelectionContext,
     Strategy,
+    UnsupportedInput,
     select_top,
 )
 from alcli.strategies.entropy import EntropySampling
@@ -30,13 +34,43 @@ STRATEGIES: MappingProxyType[str, type[Strategy]] = MappingProxyType(
 )
 
 
-def strategy_class(name: str) -> type[Strategy]:
-    """The registered strategy class for ``name`` (the config has already checked the name)."""
-    return STRATEGIES[name]
+def resolve_strategy(name: str) -> type[Strategy]:
+    """The strategy class for a registered name or an import path (``pkg.mod:Class``).
+
+    Raises
+    ------
+    LookupError
+        Naming the registered strategies, or why the import path is not a strategy.
+    """
+    if name in STRATEGIES:
+        return STRATEGIES[name]
+    if ":" not in name and "." not in name:
+        close = difflib.get_close_matches(name, list(STRATEGIES), n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise LookupError(
+            f"Unknown strategy '{name}'{hint}. Available: {', '.join(sorted(STRATEGIES))}. "
+            "Your own strategy is named by import path, e.g. mypkg.strategies:MyStrategy."
+        )
+    try:
+        found = import_object(name)
+    except ImportError as exc:
+        raise LookupError(
+            f"cannot import strategy '{name}': {exc}. Check the import path "
+            "(package.module:Class) and that the package is installed or on PYTHONPATH"
+        ) from None
+    if not (isinstance(found, type) and issubclass(found, Strategy)):
+        raise LookupError(
+            f"'{name}' is not a strategy: it must be a subclass of alcli.strategies.Strategy "
+            "(or ScoreStrategy) with name, description and select() (or score())"
+        )
+    if getattr(found, "__abstractmethods__", None):
+        missing = ", ".join(sorted(found.__abstractmethods__))
+        raise LookupError(f"strategy '{name}' does not implement {missing}")
+    return found
 
 
 def build_strategy(name: str, params: dict) -> Strategy:
-    return strategy_class(name)(**params)
+    return resolve_strategy(name)(**params)
 
 
 __all__ = [
@@ -45,7 +79,8 @@ __all__ = [
     "Selection",
     "SelectionContext",
     "Strategy",
+    "UnsupportedInput",
     "build_strategy",
+    "resolve_strategy",
     "select_top",
-    "strategy_class",
 ]

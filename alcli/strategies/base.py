@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,6 +16,10 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class UnsupportedInput(ValueError):
+    """A strategy cannot work on these inputs (sparse features, a model without an embedding)."""
+
+
 @dataclass(frozen=True)
 class SelectionContext:
     """What a strategy may look at when it selects.
@@ -24,16 +28,34 @@ class SelectionContext:
     ----------
     candidates : ndarray of shape (n_candidates,)
         Pool indices of the unlabeled records, ascending.
-    proba : ndarray of shape (n_candidates, n_classes) or None
-        The last model's predicted probabilities for the candidates, in candidate order
-        (None when the strategy does not need them).
-    features : ndarray of shape (n_pool, n_features)
+    proba : ndarray of shape (n_candidates, n_model_classes) or None
+        The selection model's predicted probabilities for the candidates, in candidate order,
+        columns in the order of ``model.classes_`` (None when the strategy does not need them,
+        or when the model only has ``decision_function``).
+    features : ndarray or sparse matrix of shape (n_pool, n_features)
         The whole pool's features (a view, never a copy).
     model : fitted estimator or None
+        The selection model (``strategy.model``, else the evaluated model).
     loop : int
         The loop being selected for (1, 2, ...).
     rng : numpy.random.Generator
         Derived from the run seed and the loop: the only source of randomness.
+    decision : ndarray of shape (n_candidates,) or (n_candidates, n_model_classes) or None
+        ``model.decision_function`` for the candidates, given instead of ``proba`` when the
+        model has no ``predict_proba`` and the strategy ``accepts_decision``.
+    labeled : ndarray of shape (n_labeled,)
+        Pool indices of the labeled records, in the order they were acquired.
+    labels : ndarray of shape (n_labeled,)
+        Their class codes (indices into ``classes``).
+    classes : ndarray of shape (n_classes,)
+        Every class of the data; a class code is an index into it, and ``model.predict``
+        returns its values.
+    learner : alcli.models.Learner or None
+        Fits fresh copies of the selection model (committees, look-ahead) and predicts or
+        embeds in chunks.
+    seed : int
+        The run seed, for work done once per run (derive generators with
+        ``alcli.seeding.rng_for(seed, purpose)``).
     """
 
     candidates: np.ndarray
@@ -42,6 +64,16 @@ class SelectionContext:
     model: Any
     loop: int
     rng: np.random.Generator
+    decision: np.ndarray | None = None
+    labeled: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    labels: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    classes: np.ndarray = field(default_factory=lambda: np.empty(0))
+    learner: Any = None
+    seed: int = 0
+
+    @property
+    def n_pool(self) -> int:
+        return self.features.shape[0]
 
 
 @dataclass(frozen=True)
@@ -54,21 +86,31 @@ class Selection:
         Pool indices, distinct, all unlabeled.
     scores : ndarray of shape (n,)
         Each record's score (higher = more worth labeling).
+    picked_by : ndarray of shape (n,) of str, or None
+        The strategy that picked each record, for strategies made of others (mixture,
+        bandit, phases); None means the strategy itself.
     """
 
     indices: np.ndarray
     scores: np.ndarray
+    picked_by: np.ndarray | None = None
 
 
 class Strategy(ABC):
     """A querying strategy. Subclasses set ``name``, ``description`` and ``needs_proba``.
 
     ``Params`` is the pydantic model of the strategy's config keys; the constructor stores them.
+    A strategy that keeps something from loop to loop (a history, bandit weights) returns it
+    from :meth:`state` as arrays, which the run checkpoints in ``state.npz`` and gives back to
+    :meth:`restore` on resume.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     needs_proba: ClassVar[bool] = False
+    # Uses decision_function when the model has no predict_proba (ctx.decision).
+    accepts_decision: ClassVar[bool] = False
+    accepts_sparse: ClassVar[bool] = True
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, **params: Any):
@@ -77,6 +119,49 @@ class Strategy(ABC):
     @abstractmethod
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         """Pick up to ``n`` distinct unlabeled records."""
+
+    def observe(self, ctx: SelectionContext) -> None:
+        """See loop ``ctx.loop``'s inference, whether or not this strategy selects in it.
+
+        The engine calls it once per loop before :meth:`select`; strategies that learn from
+        past loops update their history here. It must be idempotent for a loop (a resumed
+        run may show the same loop again).
+        """
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What must survive a resume, as named arrays (O(pool) at most)."""
+        return {}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take back what :meth:`state` returned."""
+
+    def check_model(self, estimator: Any) -> str | None:
+        """Why this strategy cannot work with ``estimator`` (unfitted), or None if it can."""
+        if not self.needs_proba or hasattr(estimator, "predict_proba"):
+            return None
+        if self.accepts_decision and hasattr(estimator, "decision_function"):
+            return None
+        methods = "predict_proba or decision_function" if self.accepts_decision else (
+            "predict_proba"
+        )
+        return (
+            f"'{self.name}' scores records with {methods}, which {type(estimator).__name__} "
+            "does not offer with these params; use a classifier that has it (e.g. "
+            "LogisticRegression, or SVC with probability: true) or strategy: random"
+        )
+
+    def require_dense(self, ctx: SelectionContext) -> None:
+        """Raise :class:`UnsupportedInput` if the features are sparse."""
+        if not self.accepts_sparse and _is_sparse(ctx.features):
+            raise UnsupportedInput(
+                f"strategy '{self.name}' needs dense features and these are sparse; use a "
+                "strategy that accepts sparse features (the uncertainty strategies, random, "
+                "qbc, bald) or densify the data"
+            )
+
+
+def _is_sparse(features: Any) -> bool:
+    return hasattr(features, "tocsr") and not isinstance(features, np.ndarray)
 
 
 class ScoreStrategy(Strategy):
@@ -87,6 +172,7 @@ class ScoreStrategy(Strategy):
         """Scores of shape (n_candidates,), higher = label first."""
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:
+        self.require_dense(ctx)
         return select_top(self.score(ctx), ctx.candidates, n, ctx.rng)
 
 
@@ -133,3 +219,51 @@ def select_top(
     # Sort only the n winners (stable: ties keep their random order), never the pool.
     chosen = chosen[np.argsort(-ranked[chosen], kind="stable")]
     return Selection(candidates[chosen].astype(np.int64), scores[chosen])
+
+
+class CompositeStrategy(Strategy):
+    """A strategy made of others (phases, mixture, bandit): it needs what any part needs,
+    shows every loop to every part, and checkpoints every part's state under its position.
+
+    Subclasses set ``self.parts`` to ``[(label, strategy), ...]`` in ``__init__``; ``label``
+    is what ``selected.csv`` records for the records a part picks.
+    """
+
+    parts: list[tuple[str, Strategy]]
+
+    @property
+    def needs_proba(self) -> bool:  # type: ignore[override]
+        return any(part.needs_proba for _, part in self.parts)
+
+    @property
+    def accepts_decision(self) -> bool:  # type: ignore[override]
+        return all(part.accepts_decision for _, part in self.parts if part.needs_proba)
+
+    @property
+    def accepts_sparse(self) -> bool:  # type: ignore[override]
+        return all(part.accepts_sparse for _, part in self.parts)
+
+    def observe(self, ctx: SelectionContext) -> None:
+        for _, part in self.parts:
+            part.observe(ctx)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            f"{k}.{key}": value
+            for k, (_, part) in enumerate(self.parts)
+            for key, value in part.state().items()
+        }
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        for k, (_, part) in enumerate(self.parts):
+            prefix = f"{k}."
+            part.restore(
+                {key[len(prefix) :]: v for key, v in state.items() if key.startswith(prefix)}
+            )
+
+    def check_model(self, estimator: Any) -> str | None:
+        for _, part in self.parts:
+            problem = part.check_model(estimator)
+            if problem:
+                return problem
+        return None

@@ -43,3 +43,40 @@ def entropy(proba: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(proba > 0, np.log(proba), 0.0)
     return -(proba * logs).sum(axis=1)
+
+
+def least_confidence_of_decision(decision: np.ndarray) -> np.ndarray:
+    """Least confidence from ``decision_function`` values, for models without probabilities.
+
+    Parameters
+    ----------
+    decision : ndarray of shape (n,) for two classes, or (n, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Two classes: minus the distance to the boundary. More: minus the highest decision
+        value (the winning class's own confidence).
+    """
+    if decision.ndim == 1:
+        return -np.abs(decision)
+    return -decision.max(axis=1)
+
+
+def margin_of_decision(decision: np.ndarray) -> np.ndarray:
+    """Margin from ``decision_function`` values, for models without probabilities.
+
+    Parameters
+    ----------
+    decision : ndarray of shape (n,) for two classes, or (n, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Two classes: minus the distance to the boundary. More: minus the gap between the two
+        highest decision values.
+    """
+    if decision.ndim == 1:
+        return -np.abs(decision)
+    first, second = top_two(decision)
+    return -(first - second)
