@@ -514,10 +514,9 @@ class Loop:
         self.strategy.restore(
             {k.removeprefix("strategy."): v for k, v in state.items() if k.startswith("strategy.")}
         )
-        warm = [
-            cfg.retrain == "warm_start" for cfg in (self.config.model, self.config.strategy.model) if cfg
-        ]
-        for k in range(last + 1) if any(warm) else [last]:
+        models = (self.config.model, self.config.strategy.model)
+        warm = any(cfg is not None and cfg.retrain == "warm_start" for cfg in models)
+        for k in range(last + 1) if warm else [last]:
             self.train(k)
         self.infer()
 

@@ -127,6 +127,7 @@ class Strategy(ABC):
         past loops update their history here. It must be idempotent for a loop (a resumed
         run may show the same loop again).
         """
+        return None
 
     def state(self) -> dict[str, np.ndarray]:
         """What must survive a resume, as named arrays (O(pool) at most)."""
@@ -134,6 +135,7 @@ class Strategy(ABC):
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Take back what :meth:`state` returned."""
+        return None
 
     def check_model(self, estimator: Any) -> str | None:
         """Why this strategy cannot work with ``estimator`` (unfitted), or None if it can."""
@@ -141,8 +143,8 @@ class Strategy(ABC):
             return None
         if self.accepts_decision and hasattr(estimator, "decision_function"):
             return None
-        methods = "predict_proba or decision_function" if self.accepts_decision else (
-            "predict_proba"
+        methods = (
+            "predict_proba or decision_function" if self.accepts_decision else ("predict_proba")
         )
         return (
             f"'{self.name}' scores records with {methods}, which {type(estimator).__name__} "
