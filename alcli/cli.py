@@ -148,6 +148,77 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
         )
 
 
+@app.command()
+def strategies(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Show one strategy (a registered name or an import path) in full.",
+            show_default=False,
+        ),
+    ] = None,
+    format_: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
+        Format.table
+    ),
+) -> None:
+    """List the querying strategies: what each does, what it needs, its parameters."""
+    import json
+
+    from alcli.errors import ConfigError
+    from alcli.strategies import STRATEGIES, resolve_strategy
+    from alcli.strategies.catalog import strategy_info
+
+    with user_errors():
+        if name is None:
+            infos = [strategy_info(key, cls) for key, cls in sorted(STRATEGIES.items())]
+        else:
+            try:
+                infos = [strategy_info(name, resolve_strategy(name))]
+            except LookupError as exc:
+                raise ConfigError("alcli strategies", [str(exc)]) from None
+        if format_ is Format.json:
+            out.out(json.dumps(infos, indent=2, default=str))
+            return
+        if format_ is Format.csv:
+            raise ConfigError(
+                "alcli strategies", ["--format csv is for reports; use table or json"]
+            )
+        out.print(_strategy_table(infos, full=name is not None))
+
+
+def _strategy_table(infos: list[dict], full: bool):
+    from rich.table import Table
+
+    table = Table(
+        show_lines=True,
+        title=None if full else "strategy: {name: <strategy>, <parameter>: <value>, ...}",
+        caption=None
+        if full
+        else "Switch strategies by loop with strategy: {phases: [{loops: 3, name: kcenter}, "
+        "{name: margin}]}.\nYour own: strategy: {name: mypkg.strategies:MyStrategy}. "
+        "Details: alcli strategies NAME.",
+    )
+    table.add_column("strategy", style="bold", no_wrap=True)
+    table.add_column("what it does")
+    table.add_column("parameters (default)")
+    for info in infos:
+        params = (
+            "\n".join(
+                f"{p['name']}: {p['type']} ({p['default']})"
+                + (f" - {p['description']}" if full else "")
+                for p in info["params"]
+            )
+            or "-"
+        )
+        what = info["description"]
+        if info["needs"]:
+            what += f"\nneeds: {', '.join(info['needs'])}"
+        if full and info["references"]:
+            what += f"\n{info['references']}"
+        table.add_row(escape(info["name"]), escape(what), escape(params))
+    return table
+
+
 def _finish(result, quiet: bool) -> None:
     if not quiet:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())

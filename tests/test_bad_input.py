@@ -93,6 +93,67 @@ CASES = [
         r"strategy \(line 2\): strategy 'margin': batch: unknown key",
     ),
     Case(
+        "strategy import path that does not import",
+        IRIS + "strategy: {name: 'nosuchpkg.strategies:Mine'}\n",
+        r"strategy\.name \(line 2\): cannot import strategy 'nosuchpkg\.strategies:Mine'.*"
+        r"package\.module:Class",
+    ),
+    Case(
+        "strategy import path to something that is not a strategy",
+        IRIS + "strategy: {name: 'sklearn.linear_model:LogisticRegression'}\n",
+        r"strategy\.name \(line 2\): 'sklearn\.linear_model:LogisticRegression' is not a "
+        r"strategy: it must be a subclass of alcli\.strategies\.Strategy",
+    ),
+    Case(
+        "strategy import path to an abstract strategy",
+        IRIS + "strategy: {name: 'alcli.strategies:ScoreStrategy'}\n",
+        r"strategy\.name \(line 2\): strategy 'alcli\.strategies:ScoreStrategy' does not "
+        r"implement score",
+    ),
+    Case(
+        "strategy name and phases both given",
+        IRIS + "strategy: {name: margin, phases: [{name: random}]}\n",
+        r"strategy\.phases \(line 2\): give either name \(one strategy\) or phases",
+    ),
+    Case(
+        "a leading phase without loops",
+        IRIS + "strategy:\n  phases: [{name: random}, {name: margin}]\n",
+        r"strategy\.phases \(line 3\): phase 1 \(random\) needs loops",
+    ),
+    Case(
+        "the last phase with loops",
+        IRIS + "strategy:\n  phases: [{name: random, loops: 2}, {name: margin, loops: 3}]\n",
+        r"strategy\.phases \(line 3\): the last phase \(margin\) runs until the run stops; "
+        r"remove its loops",
+    ),
+    Case(
+        "an unknown strategy inside a phase",
+        IRIS + "strategy:\n  phases: [{name: random, loops: 2}, {name: margn}]\n",
+        r"strategy\.phases\.1\.name \(line 3\): Unknown strategy 'margn' \(did you mean "
+        r"'margin'\?\)",
+    ),
+    Case(
+        "zero loops in a phase",
+        IRIS + "strategy:\n  phases: [{name: random, loops: 0}, {name: margin}]\n",
+        r"strategy\.phases\.0\.loops \(line 3\): .*greater than 0",
+    ),
+    Case(
+        "strategy parameters beside phases",
+        IRIS + "strategy:\n  phases: [{name: random, loops: 2}, {name: margin}]\n  beta: 2\n",
+        r"strategy\.beta \(line 4\): with phases, a strategy's keys go inside its phase",
+    ),
+    Case(
+        "a selection model without the scores its strategy needs",
+        IRIS + "strategy:\n  name: entropy\n  model: {estimator: sklearn.svm.LinearSVC}\n",
+        r"strategy\.model \(line \d\): 'entropy' scores records with predict_proba, which "
+        r"LinearSVC does not offer",
+    ),
+    Case(
+        "a selection model that is not a classifier",
+        IRIS + "strategy:\n  name: margin\n  model: {estimator: sklearn.linear_model.Ridge}\n",
+        r"strategy\.model.*Ridge is not a classifier",
+    ),
+    Case(
         "unknown dataset",
         "data: {source: sklearn:digit}\n",
         r"data\.source \(line 1\): Unknown dataset 'sklearn:digit' \(did you mean "

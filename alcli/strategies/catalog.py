@@ -1,0 +1,83 @@
+"""What `alcli strategies` shows: each strategy's description, needs and parameters, as data."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from alcli.strategies.base import Strategy
+
+
+def strategy_info(name: str, cls: type[Strategy]) -> dict[str, Any]:
+    """A strategy's entry: name, description, what it needs, parameters, references."""
+    doc = cls.__doc__ or ""
+    references = re.search(r"References:\s*(.+?)(?:\n\s*\n|$)", doc, re.DOTALL)
+    needs = []
+    if cls.needs_proba is True:
+        needs.append(
+            "predict_proba or decision_function" if cls.accepts_decision else "predict_proba"
+        )
+    if cls.accepts_sparse is False:
+        needs.append("dense features")
+    return {
+        "name": name,
+        "description": cls.description,
+        "needs": needs,
+        "params": [
+            {
+                "name": key,
+                "type": type_text(field),
+                "default": _default(field),
+                "description": field.description or "",
+            }
+            for key, field in cls.Params.model_fields.items()
+        ],
+        "references": " ".join(references.group(1).split()) if references else "",
+    }
+
+
+def type_text(field: FieldInfo) -> str:
+    """A short, readable type: ``margin | entropy``, ``int > 0``, ``list of strategies``."""
+    text = _annotation_text(field.annotation)
+    bounds = []
+    for item in field.metadata:
+        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            value = getattr(item, attr, None)
+            if value is not None:
+                bounds.append(f"{sign} {value}")
+    return f"{text} {', '.join(bounds)}" if bounds else text
+
+
+def _annotation_text(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_annotation_text(a) for a in args if a is not type(None)) + (
+            " or null" if type(None) in args else ""
+        )
+    if origin is list:
+        return f"list of {_annotation_text(args[0])}" if args else "list"
+    if origin is typing.Annotated:
+        return _annotation_text(args[0])
+    if isinstance(annotation, type):
+        return {"StrategySpec": "strategy"}.get(annotation.__name__, annotation.__name__)
+    return str(annotation)
+
+
+def _default(field: FieldInfo) -> Any:
+    factory = field.default_factory
+    return _plain(factory() if factory is not None else field.default)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return {k: v for k, v in value.model_dump().items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
