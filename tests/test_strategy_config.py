@@ -133,3 +133,21 @@ def test_alcli_strategies_refuses_an_unknown_name(cli):
     result = cli("strategies", "margn")
     assert result.exit_code == 2
     assert "Unknown strategy 'margn' (did you mean 'margin'?)" in result.stderr
+
+
+def test_the_readme_strategy_example_works_as_written(cli, write_config, tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Adding a strategy") :]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    package = tmp_path / "mypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "strategies.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = write_config({"strategy": {"name": "mypkg.strategies:TopTwoRatio", "power": 2}})
+    run_dir = run_ok(cli, config, tmp_path)
+    rows = read_csv(run_dir / "loops" / "0001" / "selected.csv")
+    assert {r["strategy"] for r in rows} == {"mypkg.strategies:TopTwoRatio"}
