@@ -204,7 +204,7 @@ def _strategy_table(infos: list[dict], full: bool):
     for info in infos:
         params = (
             "\n".join(
-                f"{p['name']}: {p['type']} ({p['default']})"
+                f"{p['name']}: {p['type']} ({_inline_yaml(p['default'])})"
                 + (f" - {p['description']}" if full else "")
                 for p in info["params"]
             )
@@ -217,6 +217,15 @@ def _strategy_table(infos: list[dict], full: bool):
             what += f"\n{info['references']}"
         table.add_row(escape(info["name"]), escape(what), escape(params))
     return table
+
+
+def _inline_yaml(value) -> str:
+    """A default as a user would write it in the config: [{name: margin, share: 0.8}]."""
+    if isinstance(value, dict | list):
+        import yaml
+
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
+    return "null" if value is None else str(value)
 
 
 def _finish(result, quiet: bool) -> None:

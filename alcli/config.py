@@ -164,7 +164,9 @@ class ModelConfig(Section):
         16384, description="Records predicted per chunk in INFER (bounds memory)."
     )
     n_jobs: int = Field(
-        1, description="Threads for chunked inference: a positive count, or -1 for one per core."
+        1,
+        description="Threads for chunked inference and for fitting a strategy's own models "
+        "(committee members): a positive count, or -1 for one per core.",
     )
     blas_threads: int = Field(
         1,

@@ -167,12 +167,21 @@ class Learner:
             return DummyClassifier(strategy="most_frequent").fit(X, codes)
         return self.build(member).fit(X, codes)
 
-    def fit_many(self, jobs: list[tuple[Any, np.ndarray]]) -> list[Any]:
-        """Fit one copy per ``(X, codes)`` pair, member ``k`` on the k-th, in parallel threads."""
+    def fit_many(
+        self, jobs: list[tuple[Any, np.ndarray]], members: list[int] | None = None
+    ) -> list[Any]:
+        """Fit one copy per ``(X, codes)`` pair in parallel threads.
+
+        ``members`` gives each copy's member number (its seed); by default the k-th job is
+        member k. Equal numbers give equal seeds: look-ahead refits that should differ only by
+        their data (expected error reduction) share one.
+        """
+        numbers = range(len(jobs)) if members is None else members
+        pairs = list(zip(numbers, jobs, strict=True))
         if self.n_jobs == 1 or len(jobs) <= 1:
-            return [self.fit(X, codes, k) for k, (X, codes) in enumerate(jobs)]
+            return [self.fit(X, codes, k) for k, (X, codes) in pairs]
         return Parallel(n_jobs=self.n_jobs, backend="threading")(
-            delayed(self.fit)(X, codes, k) for k, (X, codes) in enumerate(jobs)
+            delayed(self.fit)(X, codes, k) for k, (X, codes) in pairs
         )
 
     def proba(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:

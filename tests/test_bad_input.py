@@ -85,7 +85,8 @@ CASES = [
         "unknown strategy",
         IRIS + "strategy: {name: margn}\n",
         r"strategy\.name \(line 2\): Unknown strategy 'margn' \(did you mean 'margin'\?\)\. "
-        r"Available: entropy, least_confidence, margin, random\.",
+        r"Available: bald, bandit, .*, margin, .*, random, .*uncertainty_trend\. Your own "
+        r"strategy is named by import path",
     ),
     Case(
         "unknown strategy parameter",

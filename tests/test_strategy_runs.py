@@ -38,11 +38,10 @@ def config_for(name: str, source: str) -> dict:
     if strategy.check_model(ModelConfig(**model).build()) is not None:
         model = FOREST
     return merge(
-        TINY,
+        {**TINY, "model": model},
         {
             "name": name.replace("_", "-"),
             "data": {"source": source, "test_size": 0.3},
-            "model": model,
             "strategy": {"name": name, **FAST_PARAMS.get(name, {})},
             "init": {"size": 20},
             "loop_size": {"size": 10},

@@ -11,6 +11,8 @@ import difflib
 from types import MappingProxyType
 
 from alcli.imports import import_object
+from alcli.strategies.bald import BALD
+from alcli.strategies.bandit import Bandit
 from alcli.strategies.base import (
     ScoreStrategy,
     Selection,
@@ -19,17 +21,39 @@ from alcli.strategies.base import (
     UnsupportedInput,
     select_top,
 )
+from alcli.strategies.cluster_margin import ClusterMargin
 from alcli.strategies.entropy import EntropySampling
+from alcli.strategies.expected_error_reduction import ExpectedErrorReduction
+from alcli.strategies.information_density import InformationDensity
+from alcli.strategies.kcenter import KCenter
+from alcli.strategies.kmeans import KMeansSampling
 from alcli.strategies.least_confidence import LeastConfidence
 from alcli.strategies.margin import MarginSampling
+from alcli.strategies.mixture import Mixture
+from alcli.strategies.prediction_flips import PredictionFlips
+from alcli.strategies.qbc import QueryByCommittee
 from alcli.strategies.random import RandomSampling
+from alcli.strategies.ranked_batch import RankedBatch
+from alcli.strategies.uncertainty_trend import UncertaintyTrend
 
 STRATEGIES: MappingProxyType[str, type[Strategy]] = MappingProxyType(
     {
+        "bald": BALD,
+        "bandit": Bandit,
+        "cluster_margin": ClusterMargin,
         "entropy": EntropySampling,
+        "expected_error_reduction": ExpectedErrorReduction,
+        "information_density": InformationDensity,
+        "kcenter": KCenter,
+        "kmeans": KMeansSampling,
         "least_confidence": LeastConfidence,
         "margin": MarginSampling,
+        "mixture": Mixture,
+        "prediction_flips": PredictionFlips,
+        "qbc": QueryByCommittee,
         "random": RandomSampling,
+        "ranked_batch": RankedBatch,
+        "uncertainty_trend": UncertaintyTrend,
     }
 )
 

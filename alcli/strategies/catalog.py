@@ -10,6 +10,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from alcli.strategies.base import Strategy
+from alcli.strategies.spec import StrategySpec
 
 
 def strategy_info(name: str, cls: type[Strategy]) -> dict[str, Any]:
@@ -42,7 +43,8 @@ def strategy_info(name: str, cls: type[Strategy]) -> dict[str, Any]:
 
 def type_text(field: FieldInfo) -> str:
     """A short, readable type: ``margin | entropy``, ``int > 0``, ``list of strategies``."""
-    text = _annotation_text(field.annotation)
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    text = extra.get("type_text") or _annotation_text(field.annotation)
     bounds = []
     for item in field.metadata:
         for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
@@ -65,8 +67,10 @@ def _annotation_text(annotation: Any) -> str:
         return f"list of {_annotation_text(args[0])}" if args else "list"
     if origin is typing.Annotated:
         return _annotation_text(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, StrategySpec):
+        return "strategy"
     if isinstance(annotation, type):
-        return {"StrategySpec": "strategy"}.get(annotation.__name__, annotation.__name__)
+        return {"ModelConfig": "model config"}.get(annotation.__name__, annotation.__name__)
     return str(annotation)
 
 

@@ -83,6 +83,14 @@ def _describe_param_error(err: dict, params_model: type[BaseModel]) -> str:
         return f"{key}: unknown key{listing}"
     if err["type"] == "missing":
         return f"{key}: required key is missing"
-    if "input" in err and not isinstance(err["input"], dict | list):
+    if (
+        "input" in err
+        and not isinstance(err["input"], dict | list)
+        and err["type"]
+        not in (
+            "unknown_strategy",
+            "strategy_params",
+        )
+    ):
         return f"{key}: {message}; got {err['input']!r}"
     return f"{key}: {message}"
