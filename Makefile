@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-labels bench-cost clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pool_scale.py
+
+# Every strategy against random on four datasets, 10 seeds (long: see the script's docstring).
+bench-labels: $(VENV)/.installed
+	$(BIN)/python benchmarks/label_efficiency.py
+
+bench-cost: $(VENV)/.installed
+	$(BIN)/python benchmarks/strategy_cost.py --check
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
