@@ -58,9 +58,7 @@ def test_phases_switch_strategies_by_loop_and_record_who_picked(cli, write_confi
     assert cli("resume", run_dir).exit_code == 0
 
 
-def test_a_separate_selection_model_scores_while_another_is_evaluated(
-    cli, write_config, tmp_path
-):
+def test_a_separate_selection_model_scores_while_another_is_evaluated(cli, write_config, tmp_path):
     forest = {
         "estimator": "sklearn.ensemble.RandomForestClassifier",
         "params": {"max_iter": None, "n_estimators": 10},
