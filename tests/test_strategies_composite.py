@@ -7,7 +7,6 @@ CLI; both from YAML; and a bandit run killed and resumed against the same run le
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 import signal
@@ -22,6 +21,8 @@ from alcli.strategies import STRATEGIES, Selection, SelectionContext, Strategy
 from alcli.strategies.bandit import Bandit
 from alcli.strategies.mixture import Mixture, largest_remainder
 from tests.conftest import merge, read_csv
+
+from .conftest import checkpointed
 
 N_POOL, N_FEATURES = 40, 3
 
@@ -52,15 +53,6 @@ def context(
         labels=labeled % n_classes,
         classes=np.arange(n_classes),
     )
-
-
-def checkpointed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``state`` after an npz round trip without pickles, as a checkpoint holds it."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **state)
-    buffer.seek(0)
-    with np.load(buffer, allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
 
 
 class ParityModel:

@@ -7,7 +7,6 @@ fit on it (one the strategy accepts), its probabilities for the candidates, and 
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 
 import numpy as np
@@ -17,6 +16,8 @@ from scipy import sparse
 from alcli.config import ModelConfig
 from alcli.models import Learner
 from alcli.strategies import STRATEGIES, SelectionContext, Strategy, UnsupportedInput
+
+from .conftest import checkpointed
 
 N_POOL, N_CLASSES, N_FEATURES = 60, 3, 4
 # Models tried in turn: each strategy gets the first its check_model accepts.
@@ -217,15 +218,6 @@ def test_observing_a_loop_twice_changes_nothing(name):
     assert once.keys() == twice.keys()
     for key in once:
         np.testing.assert_array_equal(once[key], twice[key])
-
-
-def checkpointed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``state`` after a save to and load from npz, refusing pickles as resume does."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **state)
-    buffer.seek(0)
-    with np.load(buffer, allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
 
 
 def test_registered_under_its_own_name_with_docs(name):

@@ -3,7 +3,6 @@ and of the look-ahead strategy expected_error_reduction."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -16,6 +15,8 @@ from alcli.strategies import STRATEGIES, SelectionContext
 from alcli.strategies.expected_error_reduction import ExpectedErrorReduction
 from alcli.strategies.prediction_flips import PredictionFlips
 from alcli.strategies.uncertainty_trend import UncertaintyTrend
+
+from .conftest import checkpointed
 
 LOGISTIC = ModelConfig(estimator="sklearn.linear_model.LogisticRegression")
 
@@ -33,14 +34,6 @@ def ctx_of(proba, candidates, loop, n_pool=None, model=None, classes=None, decis
         decision=None if decision is None else np.asarray(decision, dtype=float),
         classes=np.arange(3) if classes is None else classes,
     )
-
-
-def checkpointed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    buffer = io.BytesIO()
-    np.savez(buffer, **state)
-    buffer.seek(0)
-    with np.load(buffer, allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
 
 
 # --- prediction_flips ----------------------------------------------------------------------

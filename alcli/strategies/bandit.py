@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alcli.strategies.base import CompositeStrategy, Selection, SelectionContext
+from alcli.strategies.base import (
+    CompositeStrategy,
+    Selection,
+    SelectionContext,
+    credited,
+    part_labels,
+)
 from alcli.strategies.spec import StrategySpec
 
 
@@ -83,9 +89,8 @@ class Bandit(CompositeStrategy):
     def __init__(self, **params: Any):
         super().__init__(**params)
         specs = self.params.strategies
-        self.parts = [
-            (label, spec.build()) for label, spec in zip(_labels(specs), specs, strict=True)
-        ]
+        labels = part_labels([spec.name for spec in specs])
+        self.parts = [(label, spec.build()) for label, spec in zip(labels, specs, strict=True)]
         self.log_weights_ = np.zeros(len(self.parts))
         self.last_arm_ = -1  # the arm whose batch awaits its reward (-1: none)
         # No NaN in the state (a checkpoint compares equal to itself): 0 and -1 mean "none".
@@ -146,7 +151,7 @@ class Bandit(CompositeStrategy):
             self.importance_ = np.zeros(ctx.n_pool)
         self.importance_[selection.indices] = 1.0 / p[arm]
         self.last_arm_, self.last_prob_ = arm, float(p[arm])
-        return Selection(selection.indices, selection.scores, _picked_by(label, selection))
+        return credited(label, selection)
 
     def state(self) -> dict[str, np.ndarray]:
         importance = self.importance_ if self.importance_ is not None else np.zeros(0)
@@ -171,19 +176,3 @@ class Bandit(CompositeStrategy):
         self.last_loop_ = int(state["last_loop"])
         importance = np.array(state["importance"], dtype=np.float64)
         self.importance_ = importance if importance.shape[0] else None
-
-
-def _labels(specs: list[StrategySpec]) -> list[str]:
-    """Each spec's name; a name given twice is told apart by its position (margin#2)."""
-    names = [spec.name for spec in specs]
-    return [
-        name if names.count(name) == 1 else f"{name}#{names[: k + 1].count(name)}"
-        for k, name in enumerate(names)
-    ]
-
-
-def _picked_by(label: str, selection: Selection) -> np.ndarray:
-    """``label`` for every record, prefixed to the part's own labels when it has them."""
-    if selection.picked_by is None:
-        return np.full(selection.indices.shape[0], label, dtype=object)
-    return np.array([f"{label}/{inner}" for inner in selection.picked_by], dtype=object)

@@ -269,3 +269,22 @@ class CompositeStrategy(Strategy):
             if problem:
                 return problem
         return None
+
+
+def part_labels(names: list[str]) -> list[str]:
+    """Each part's label: its strategy's name, told apart by position when a name is given
+    twice (``margin#1``, ``margin#2``)."""
+    return [
+        name if names.count(name) == 1 else f"{name}#{names[: k + 1].count(name)}"
+        for k, name in enumerate(names)
+    ]
+
+
+def credited(label: str, selection: Selection) -> Selection:
+    """``selection`` with ``picked_by`` naming the part: ``label`` for every record, or
+    ``label/inner`` when the part is itself made of parts."""
+    if selection.picked_by is None:
+        picked_by = np.full(selection.indices.shape[0], label, dtype=object)
+    else:
+        picked_by = np.array([f"{label}/{inner}" for inner in selection.picked_by], dtype=object)
+    return Selection(selection.indices, selection.scores, picked_by)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from alcli.strategies.base import SelectionContext, UnsupportedInput
+from alcli.strategies.base import SelectionContext, Strategy, UnsupportedInput
 
 CHUNK = 2048
 
@@ -347,3 +347,36 @@ class LabeledDistances:
             self.folded = int(state["folded"])
         else:
             self.min_sq, self.folded = None, 0
+
+
+class DistanceToLabeledStrategy(Strategy):
+    """The part kcenter and ranked_batch share: each candidate's squared distance to the
+    labeled set, in the space their ``space`` parameter names, kept between loops (and in the
+    checkpoint) in feature space and recomputed each loop in the model's embedding."""
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self._labeled = LabeledDistances()
+
+    def check_model(self, estimator: Any) -> str | None:
+        return super().check_model(estimator) or space_problem(
+            self.name, self.params.space, estimator
+        )
+
+    def observe(self, ctx: SelectionContext) -> None:
+        if self.params.space == "features":
+            self._labeled.update(ctx.features, ctx.labeled)
+
+    def space_and_distances(self, ctx: SelectionContext) -> tuple[Any, np.ndarray]:
+        """The rows distances are measured on, and every candidate's squared distance to
+        the nearest labeled record, shape (n_candidates,)."""
+        X = space(ctx, self.params.space)
+        if self.params.space == "features":
+            return X, self._labeled.update(X, ctx.labeled)[ctx.candidates]
+        return X, min_sq_distances(X, ctx.candidates, ctx.labeled)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self._labeled.state()
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self._labeled.restore(state)

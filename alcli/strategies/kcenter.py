@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from alcli.strategies import distances
-from alcli.strategies.base import Selection, SelectionContext, Strategy
+from alcli.strategies.base import Selection, SelectionContext
 
 
 class KCenterParams(BaseModel):
@@ -16,7 +14,7 @@ class KCenterParams(BaseModel):
     space: distances.Space = Field("features", description=distances.SPACE_DESCRIPTION)
 
 
-class KCenter(Strategy):
+class KCenter(distances.DistanceToLabeledStrategy):
     """Greedy k-center: each pick is the candidate farthest (Euclidean) from its nearest
     labeled record or earlier pick; its score is that distance when it was picked, so scores
     decrease. Needs no model output.
@@ -36,34 +34,11 @@ class KCenter(Strategy):
     description = "Core-set greedy k-center: the candidates farthest from the labeled set."
     Params = KCenterParams
 
-    def __init__(self, **params: Any):
-        super().__init__(**params)
-        self._labeled = distances.LabeledDistances()
-
-    def check_model(self, estimator: Any) -> str | None:
-        return super().check_model(estimator) or distances.space_problem(
-            self.name, self.params.space, estimator
-        )
-
-    def observe(self, ctx: SelectionContext) -> None:
-        if self.params.space == "features":
-            self._labeled.update(ctx.features, ctx.labeled)
-
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         if n <= 0 or ctx.candidates.shape[0] == 0:
             return Selection(np.empty(0, dtype=np.int64), np.empty(0))
-        X = distances.space(ctx, self.params.space)
-        if self.params.space == "features":
-            min_sq = self._labeled.update(X, ctx.labeled)[ctx.candidates]
-        else:
-            min_sq = distances.min_sq_distances(X, ctx.candidates, ctx.labeled)
+        X, min_sq = self.space_and_distances(ctx)
         picks, scores = distances.farthest_first(
             X, distances.all_sq_norms(X), ctx.candidates, min_sq, n, ctx.rng
         )
         return Selection(picks, scores)
-
-    def state(self) -> dict[str, np.ndarray]:
-        return self._labeled.state()
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        self._labeled.restore(state)

@@ -13,6 +13,8 @@ from alcli.strategies.base import (
     Selection,
     SelectionContext,
     Strategy,
+    credited,
+    part_labels,
     select_top,
 )
 from alcli.strategies.spec import StrategySpec
@@ -83,9 +85,8 @@ class Mixture(CompositeStrategy):
     def __init__(self, **params: Any):
         super().__init__(**params)
         specs = self.params.parts
-        self.parts = [
-            (label, spec.build()) for label, spec in zip(_labels(specs), specs, strict=True)
-        ]
+        labels = part_labels([spec.name for spec in specs])
+        self.parts = [(label, spec.build()) for label, spec in zip(labels, specs, strict=True)]
 
     def sizes(self, n: int) -> np.ndarray:
         """Each part's number of records in a batch of ``n``, shape (n_parts,), summing to n."""
@@ -143,7 +144,7 @@ class Mixture(CompositeStrategy):
         first[np.unique(pos, return_index=True)[1]] = True
         keep = np.flatnonzero(ok & first)[:want]
         taken[pos[keep]] = True
-        picked_by = _picked_by(label, selection)[keep]
+        picked_by = credited(label, selection).picked_by[keep]
         picks.append((selection.indices[keep], np.asarray(selection.scores)[keep], picked_by))
         return int(keep.shape[0])
 
@@ -167,19 +168,3 @@ def largest_remainder(shares: list[float], n: int) -> np.ndarray:
     left = max(n - int(sizes.sum()), 0)
     sizes[np.argsort(-(quotas - sizes), kind="stable")[:left]] += 1
     return sizes
-
-
-def _labels(specs: list[StrategySpec]) -> list[str]:
-    """Each spec's name; a name given twice is told apart by its position (margin#2)."""
-    names = [spec.name for spec in specs]
-    return [
-        name if names.count(name) == 1 else f"{name}#{names[: k + 1].count(name)}"
-        for k, name in enumerate(names)
-    ]
-
-
-def _picked_by(label: str, selection: Selection) -> np.ndarray:
-    """``label`` for every record, prefixed to the part's own labels when it has them."""
-    if selection.picked_by is None:
-        return np.full(selection.indices.shape[0], label, dtype=object)
-    return np.array([f"{label}/{inner}" for inner in selection.picked_by], dtype=object)

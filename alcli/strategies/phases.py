@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from alcli.strategies.base import CompositeStrategy, Selection, SelectionContext, Strategy
+from alcli.strategies.base import (
+    CompositeStrategy,
+    Selection,
+    SelectionContext,
+    Strategy,
+    credited,
+    part_labels,
+)
 
 
 class Phases(CompositeStrategy):
@@ -23,7 +28,8 @@ class Phases(CompositeStrategy):
     description = "Switches strategies by loop: each phase runs for its loops, the last to the end."
 
     def __init__(self, phases: list[tuple[int | None, str, Strategy]]):
-        self.parts = [(label, strategy) for _, label, strategy in phases]
+        labels = part_labels([name for _, name, _ in phases])
+        self.parts = [(label, phase[2]) for label, phase in zip(labels, phases, strict=True)]
         self.lengths = [loops for loops, _, _ in phases]
 
     def active(self, loop: int) -> int:
@@ -37,8 +43,4 @@ class Phases(CompositeStrategy):
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         label, strategy = self.parts[self.active(ctx.loop)]
-        selection = strategy.select(ctx, n)
-        picked_by = selection.picked_by
-        if picked_by is None:
-            picked_by = np.full(selection.indices.shape[0], label, dtype=object)
-        return Selection(selection.indices, selection.scores, picked_by)
+        return credited(label, strategy.select(ctx, n))

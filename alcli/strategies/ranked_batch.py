@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from alcli.strategies import distances, uncertainty
-from alcli.strategies.base import Selection, SelectionContext, Strategy
+from alcli.strategies.base import Selection, SelectionContext
 
 MEASURES = {
     "least_confidence": uncertainty.least_confidence,
@@ -34,7 +34,7 @@ class RankedBatchParams(BaseModel):
     space: distances.Space = Field("features", description=distances.SPACE_DESCRIPTION)
 
 
-class RankedBatch(Strategy):
+class RankedBatch(distances.DistanceToLabeledStrategy):
     """Greedy ranking: each step picks the candidate with the highest
     ``alpha * (1 - sim) + (1 - alpha) * uncertainty``, where ``sim = 1 / (1 + d)`` and ``d`` is
     its Euclidean distance to the nearest labeled record or earlier pick; the pick then
@@ -59,27 +59,10 @@ class RankedBatch(Strategy):
     needs_proba = True
     Params = RankedBatchParams
 
-    def __init__(self, **params: Any):
-        super().__init__(**params)
-        self._labeled = distances.LabeledDistances()
-
-    def check_model(self, estimator: Any) -> str | None:
-        return super().check_model(estimator) or distances.space_problem(
-            self.name, self.params.space, estimator
-        )
-
-    def observe(self, ctx: SelectionContext) -> None:
-        if self.params.space == "features":
-            self._labeled.update(ctx.features, ctx.labeled)
-
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         if n <= 0 or ctx.candidates.shape[0] == 0:
             return Selection(np.empty(0, dtype=np.int64), np.empty(0))
-        X = distances.space(ctx, self.params.space)
-        if self.params.space == "features":
-            min_sq = self._labeled.update(X, ctx.labeled)[ctx.candidates]
-        else:
-            min_sq = distances.min_sq_distances(X, ctx.candidates, ctx.labeled)
+        X, min_sq = self.space_and_distances(ctx)
         uncertain = MEASURES[self.params.uncertainty](ctx.proba)
         if self.params.uncertainty == "entropy" and ctx.proba.shape[1] > 1:
             uncertain = uncertain / np.log(ctx.proba.shape[1])
@@ -103,9 +86,3 @@ class RankedBatch(Strategy):
             extra=uncertain,
         )
         return Selection(picks, scores)
-
-    def state(self) -> dict[str, np.ndarray]:
-        return self._labeled.state()
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        self._labeled.restore(state)
