@@ -573,7 +573,15 @@ class ExperimentConfig(Section):
                     },
                 )
         selection_estimator = self.strategy.model.build() if self.strategy.model else estimator
-        problem = self.strategy.build().check_model(selection_estimator)
+        try:
+            strategy = self.strategy.build()
+        except Exception as exc:  # a user's own strategy whose constructor fails
+            raise PydanticCustomError(
+                "strategy_build",
+                "strategy.name: '{name}' cannot be built with these parameters: {error}",
+                {"name": self.strategy.name, "error": f"{type(exc).__name__}: {exc}"},
+            ) from None
+        problem = strategy.check_model(selection_estimator)
         if problem:
             key = "strategy.model" if self.strategy.model else "strategy.name"
             raise PydanticCustomError(

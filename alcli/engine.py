@@ -95,16 +95,16 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
                 f"{agree(missing.size, 'lacks', 'lack')} one (ids {preview(data.ids[missing])}); "
                 f"fill '{config.data.target}' for every record"
             )
-    probe = config.model.build()
-    if not accepts_nan(probe):
+    refusing_nan = _what_refuses_nan(config)
+    if refusing_nan:
         for X, ids in ((data.X, data.ids), (data.X_test, data.ids_test)):
             rows = rows_where(X, np.isnan)
             if rows.size:
                 raise DataError(
                     f"{where}: missing feature values in {plural(rows.size, 'record')} (ids "
-                    f"{preview(ids[rows])}), and {type(probe).__name__} cannot take NaN; fill "
-                    "them, or use a model that accepts them (e.g. "
-                    "sklearn.ensemble.HistGradientBoostingClassifier)"
+                    f"{preview(ids[rows])}), and {refusing_nan} cannot take NaN; fill them, "
+                    "or use a model and strategy that accept them (e.g. "
+                    "sklearn.ensemble.HistGradientBoostingClassifier with margin)"
                 )
     _check_metrics_fit_the_data(config, data)
     initial = _initial_indices(config, data) if initial_set else None
@@ -324,6 +324,7 @@ class Loop:
             self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled, cfg.stop.budget
         )
         order, codes = self.pool.training_set()
+        selection_cfg = cfg.strategy.model or cfg.model
         ctx = SelectionContext(
             candidates=self.candidates,
             proba=self.proba,
@@ -336,17 +337,19 @@ class Loop:
             labels=codes,
             classes=self.data.classes,
             learner=Learner(
-                cfg.strategy.model or cfg.model,
+                selection_cfg,
                 cfg.seed,
                 loop,
                 n_classes=self.data.classes.shape[0],
-                chunk_size=cfg.model.chunk_size,
-                n_jobs=cfg.model.n_jobs,
+                chunk_size=selection_cfg.chunk_size,
+                n_jobs=selection_cfg.n_jobs,
+                classes=self.data.classes,
             ),
             seed=cfg.seed,
         )
         self.strategy.observe(ctx)
         selection = self.strategy.select(ctx, size)
+        _check_selection(selection, size, self.pool, cfg.strategy.name)
         picked_by = selection.picked_by
         if picked_by is None:
             picked_by = np.full(selection.indices.shape[0], self._strategy_name(loop), dtype=object)
@@ -395,7 +398,8 @@ class Loop:
         self.proba = self.decision = None
         if not self.strategy.needs_proba:
             return 0
-        model, model_cfg = self.selection_model, self.config.model
+        model = self.selection_model
+        model_cfg = self.config.strategy.model or self.config.model
         if hasattr(model, "predict_proba"):
             self.proba = predict_proba_chunked(
                 model, self.pool.features, self.candidates, model_cfg.chunk_size, model_cfg.n_jobs
@@ -569,6 +573,45 @@ def _initial_indices(config: ExperimentConfig, data: Dataset) -> np.ndarray | No
             f"init.method {init.method}); raise the budget"
         )
     return initial
+
+
+class StrategyBroke(RuntimeError):
+    """A strategy returned something the loop cannot use (a user's own, most likely)."""
+
+
+def _check_selection(selection: Any, size: int, pool: Pool, name: str) -> None:
+    """Refuse a selection that would break the run's guarantees (loop size, budget, one
+    label per record), naming the strategy."""
+    indices = np.asarray(selection.indices)
+    problem = None
+    if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+        problem = f"indices must be a 1-d integer array, got shape {indices.shape} {indices.dtype}"
+    elif indices.shape[0] > size:
+        problem = f"{indices.shape[0]} records for a loop of {size}"
+    elif indices.size and (indices.min() < 0 or indices.max() >= pool.size):
+        problem = f"pool indices outside 0..{pool.size - 1}"
+    elif np.unique(indices).shape[0] != indices.shape[0]:
+        problem = "the same record twice"
+    elif pool.labeled[indices].any():
+        again = indices[pool.labeled[indices]]
+        problem = f"already labeled records (pool indices {preview(again)})"
+    elif np.shape(selection.scores) != indices.shape:
+        problem = f"{np.shape(selection.scores)} scores for {indices.shape[0]} records"
+    if problem:
+        raise StrategyBroke(f"strategy '{name}' returned {problem}")
+
+
+def _what_refuses_nan(config: ExperimentConfig) -> str | None:
+    """What in the config cannot work with missing feature values (None if all can)."""
+    estimators = [("model", config.model.build())]
+    if config.strategy.model is not None:
+        estimators.append(("strategy.model", config.strategy.model.build()))
+    for key, estimator in estimators:
+        if not accepts_nan(estimator):
+            return f"{type(estimator).__name__} ({key})"
+    if not config.strategy.build().accepts_nan:
+        return f"strategy '{config.strategy.name}' (it measures distances between records)"
+    return None
 
 
 def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None:

@@ -136,8 +136,9 @@ class Learner:
     """Fits fresh copies of the selection model for strategies that train their own
     (committees, look-ahead), and predicts or embeds pool rows in chunks.
 
-    Copies are fit on class codes, so their probabilities can be aligned to every class of
-    the data (:meth:`proba`) even when a copy saw only some of them.
+    Copies are fit on the data's labels (so ``params`` keyed by label, like ``class_weight``,
+    work) and report back in class codes: probabilities aligned to every class of the data
+    (:meth:`proba`) even when a copy saw only some, and predictions as codes (:meth:`predict`).
 
     Attributes
     ----------
@@ -148,6 +149,8 @@ class Learner:
     n_classes : int
     chunk_size, n_jobs : int
         For chunked inference and for fitting copies in parallel (threads).
+    classes : ndarray of shape (n_classes,), sorted, or None
+        The class values (a code is an index into it); None when codes are the labels.
     """
 
     cfg: ModelConfig
@@ -156,6 +159,7 @@ class Learner:
     n_classes: int
     chunk_size: int = 16384
     n_jobs: int = 1
+    classes: np.ndarray | None = None
 
     def build(self, member: int = 0) -> Any:
         """A fresh unfitted copy, seeded for (seed, loop, member)."""
@@ -163,9 +167,16 @@ class Learner:
 
     def fit(self, X: Any, codes: np.ndarray, member: int = 0) -> Any:
         """A copy fit on rows ``X`` with class codes ``codes`` (one class: a constant model)."""
+        y = codes if self.classes is None else self.classes[codes]
         if np.unique(codes).shape[0] < 2:
-            return DummyClassifier(strategy="most_frequent").fit(X, codes)
-        return self.build(member).fit(X, codes)
+            return DummyClassifier(strategy="most_frequent").fit(X, y)
+        return self.build(member).fit(X, y)
+
+    def codes_of(self, model: Any) -> np.ndarray:
+        """The class code of each of a fitted model's ``classes_``, shape (n_model_classes,)."""
+        if self.classes is None:
+            return np.asarray(model.classes_).astype(np.int64)
+        return np.searchsorted(self.classes, np.asarray(model.classes_)).astype(np.int64)
 
     def fit_many(
         self, jobs: list[tuple[Any, np.ndarray]], members: list[int] | None = None
@@ -187,7 +198,7 @@ class Learner:
     def proba(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
         """Probabilities of shape (n, n_classes) for pool rows ``indices``, aligned to class
         codes (0 for classes the copy never saw), from a copy fit by :meth:`fit`."""
-        seen = np.asarray(model.classes_, dtype=np.int64)
+        seen = self.codes_of(model)
         raw = apply_chunked(
             model.predict_proba, X, indices, self.chunk_size, self.n_jobs, width=seen.shape[0]
         )
@@ -198,10 +209,13 @@ class Learner:
         return out
 
     def predict(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
-        """``model.predict`` for pool rows ``indices``, shape (n,)."""
-        return apply_chunked(
+        """``model.predict`` for pool rows ``indices`` as class codes, shape (n,)."""
+        values = apply_chunked(
             model.predict, X, indices, self.chunk_size, self.n_jobs, dtype=object
         ).astype(np.asarray(model.classes_).dtype)
+        if self.classes is None:
+            return values.astype(np.int64)
+        return np.searchsorted(self.classes, values).astype(np.int64)
 
     def embed(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
         """The fitted model's embedding of pool rows ``indices``, shape (n, n_dims).

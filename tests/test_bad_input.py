@@ -112,6 +112,48 @@ CASES = [
         r"implement score",
     ),
     Case(
+        "a user's strategy whose constructor fails",
+        IRIS + "strategy: {name: 'tests.user_strategy:FailsToBuild'}\n",
+        r"strategy\.name \(line 2\): 'tests\.user_strategy:FailsToBuild' cannot be built with "
+        r"these parameters: RuntimeError: no GPU found",
+    ),
+    Case(
+        "a user's strategy without a name",
+        IRIS + "strategy: {name: 'tests.user_strategy:Nameless'}\n",
+        r"strategy\.name \(line 2\): strategy 'tests\.user_strategy:Nameless' needs a class "
+        r"attribute name",
+    ),
+    Case(
+        "a user's strategy whose Params is not a pydantic model",
+        IRIS + "strategy: {name: 'tests.user_strategy:PlainParams'}\n",
+        r"strategy\.name \(line 2\): strategy 'tests\.user_strategy:PlainParams': Params must "
+        r"be a pydantic BaseModel",
+    ),
+    Case(
+        "a bandit arm that is not a mapping",
+        IRIS + "strategy: {name: bandit, strategies: [margin, random]}\n",
+        r"strategy \(line 2\): strategy 'bandit': strategies\.0: must be a mapping like "
+        r"\{name: margin\}; got 'margin'",
+    ),
+    Case(
+        "missing feature values with a distance strategy",
+        "data: {path: data.csv, test_size: 0.5}\ninit: {size: 2}\nstop: {max_loops: 1}\n"
+        "model: {estimator: sklearn.ensemble.HistGradientBoostingClassifier}\n"
+        "strategy: {name: kcenter}\n",
+        r"data\.csv: missing feature values in 1 record \(ids 3\), and strategy 'kcenter' \(it "
+        r"measures distances between records\) cannot take NaN",
+        files={"data.csv": CSV.replace("3,0.5,1.0,0", "3,,1.0,0")},
+    ),
+    Case(
+        "missing feature values with a selection model that cannot take them",
+        "data: {path: data.csv, test_size: 0.5}\ninit: {size: 2}\nstop: {max_loops: 1}\n"
+        "model: {estimator: sklearn.ensemble.HistGradientBoostingClassifier}\n"
+        "strategy: {name: margin, model: {estimator: sklearn.linear_model.LogisticRegression}}\n",
+        r"data\.csv: missing feature values in 1 record \(ids 3\), and LogisticRegression "
+        r"\(strategy\.model\) cannot take NaN",
+        files={"data.csv": CSV.replace("3,0.5,1.0,0", "3,,1.0,0")},
+    ),
+    Case(
         "strategy name and phases both given",
         IRIS + "strategy: {name: margin, phases: [{name: random}]}\n",
         r"strategy\.phases \(line 2\): give either name \(one strategy\) or phases",
@@ -406,7 +448,7 @@ CASES = [
         "CSV with NaN and a model that cannot take it",
         ON_CSV,
         r"data\.csv: missing feature values in 1 record \(ids 8\), and LogisticRegression "
-        r"cannot take NaN",
+        r"\(model\) cannot take NaN",
         files={"data.csv": CSV.replace("8,2.5,3.3,1", "8,2.5,,1")},
     ),
     Case(

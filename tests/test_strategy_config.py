@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from .conftest import read_csv
 
 
@@ -149,3 +151,53 @@ def test_the_readme_strategy_example_works_as_written(cli, write_config, tmp_pat
     run_dir = run_ok(cli, config, tmp_path)
     rows = read_csv(run_dir / "loops" / "0001" / "selected.csv")
     assert {r["strategy"] for r in rows} == {"mypkg.strategies:TopTwoRatio"}
+
+
+def test_a_strategy_that_breaks_the_loop_size_fails_the_run_naming_it(cli, write_config, tmp_path):
+    config = write_config({"strategy": {"name": "tests.user_strategy:TooMany"}})
+    run_dir = tmp_path / "runs" / "x"
+    result = cli("run", config, "--run-dir", run_dir, "-q")
+    assert result.exit_code == 1, result.output
+    assert (
+        "loop 1 failed: StrategyBroke: strategy 'tests.user_strategy:TooMany' returned 10 "
+        "records for a loop of 5" in result.stderr
+    )
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+    assert not (run_dir / "loops" / "0001").exists()
+
+
+def test_the_frozen_config_records_every_strategy_parameter(cli, write_config, tmp_path):
+    config = write_config(
+        {"strategy": {"name": "bandit", "strategies": [{"name": "qbc"}, {"name": "kcenter"}]}}
+    )
+    run_dir = run_ok(cli, config, tmp_path)
+    import yaml
+
+    frozen = yaml.safe_load((run_dir / "config.yaml").read_text())["strategy"]
+    assert frozen["gamma"] == 0.1
+    assert frozen["strategies"] == [
+        {"name": "qbc", "disagreement": "vote_entropy", "members": 5, "models": None},
+        {"name": "kcenter", "space": "features"},
+    ]
+    assert cli("resume", run_dir).exit_code == 0
+
+
+def test_a_committee_fits_on_the_data_labels_so_label_keyed_params_work(
+    cli, write_config, tmp_path
+):
+    from .conftest import write_csv
+
+    rng = np.random.default_rng(0)
+    rows = [
+        [f"r{i}", *rng.normal(size=3).round(3), ["cat", "dog", "emu"][i % 3]] for i in range(90)
+    ]
+    write_csv(tmp_path / "animals.csv", ["id", "a", "b", "c", "target"], rows)
+    config = write_config(
+        {
+            "data": {"source": None, "path": str(tmp_path / "animals.csv")},
+            "model": {"params": {"class_weight": {"cat": 2.0, "dog": 1.0, "emu": 1.0}}},
+            "strategy": {"name": "qbc", "members": 3},
+        }
+    )
+    run_dir = run_ok(cli, config, tmp_path)
+    assert len(read_csv(run_dir / "loops" / "0003" / "selected.csv")) == 5

@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 from types import MappingProxyType
 
+from pydantic import BaseModel
+
 from alcli.imports import import_object
 from alcli.strategies.bald import BALD
 from alcli.strategies.bandit import Bandit
@@ -90,6 +92,17 @@ def resolve_strategy(name: str) -> type[Strategy]:
     if getattr(found, "__abstractmethods__", None):
         missing = ", ".join(sorted(found.__abstractmethods__))
         raise LookupError(f"strategy '{name}' does not implement {missing}")
+    for attribute in ("name", "description"):
+        if not isinstance(getattr(found, attribute, None), str):
+            raise LookupError(
+                f"strategy '{name}' needs a class attribute {attribute} (a string), like every "
+                "strategy: name = 'mine', description = 'What it picks, in one line.'"
+            )
+    if not (isinstance(found.Params, type) and issubclass(found.Params, BaseModel)):
+        raise LookupError(
+            f"strategy '{name}': Params must be a pydantic BaseModel subclass declaring its "
+            "parameters"
+        )
     return found
 
 

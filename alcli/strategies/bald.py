@@ -39,6 +39,7 @@ class BALD(ScoreStrategy):
 
     name = "bald"
     description = "Mutual information between the label and the ensemble member (forests, bagging)."
+    requires = "an ensemble exposing its members: RandomForest, ExtraTrees, Bagging"
     needs_proba = False
 
     def check_model(self, estimator: Any) -> str | None:

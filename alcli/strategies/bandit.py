@@ -134,10 +134,10 @@ class Bandit(CompositeStrategy):
             return None
         rows, weights = ctx.labeled[mine], weights[mine]
         if ctx.learner is not None:
-            predicted = ctx.learner.predict(ctx.model, ctx.features, rows)
+            correct = ctx.learner.predict(ctx.model, ctx.features, rows) == ctx.labels[mine]
         else:
             predicted = np.asarray(ctx.model.predict(ctx.features[rows]))
-        correct = predicted == ctx.classes[ctx.labels[mine]]
+            correct = predicted == ctx.classes[ctx.labels[mine]]
         return min(float(np.dot(weights, correct) / weights.sum()), 1.0)
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:

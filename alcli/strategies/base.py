@@ -111,6 +111,10 @@ class Strategy(ABC):
     # Uses decision_function when the model has no predict_proba (ctx.decision).
     accepts_decision: ClassVar[bool] = False
     accepts_sparse: ClassVar[bool] = True
+    # Works with missing feature values (NaN) when the model does.
+    accepts_nan: ClassVar[bool] = True
+    # What else the model must offer, in words, for `alcli strategies` (check_model enforces it).
+    requires: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, **params: Any):
@@ -244,6 +248,10 @@ class CompositeStrategy(Strategy):
     @property
     def accepts_sparse(self) -> bool:  # type: ignore[override]
         return all(part.accepts_sparse for _, part in self.parts)
+
+    @property
+    def accepts_nan(self) -> bool:  # type: ignore[override]
+        return all(part.accepts_nan for _, part in self.parts)
 
     def observe(self, ctx: SelectionContext) -> None:
         for _, part in self.parts:

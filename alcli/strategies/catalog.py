@@ -24,6 +24,8 @@ def strategy_info(name: str, cls: type[Strategy]) -> dict[str, Any]:
         )
     if cls.accepts_sparse is False:
         needs.append("dense features")
+    if cls.requires:
+        needs.append(cls.requires)
     return {
         "name": name,
         "description": cls.description,

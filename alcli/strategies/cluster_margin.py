@@ -46,9 +46,16 @@ class ClusterMargin(Strategy):
 
     name = "cluster_margin"
     description = "Round-robin over clusters of the lowest-margin candidates, smallest first."
+    requires = "an embedding (transform) for space: model"
     needs_proba = True
     accepts_decision = True
     Params = ClusterMarginParams
+
+    @property
+    def accepts_nan(self) -> bool:  # type: ignore[override]
+        # Distances between raw features with gaps mean nothing; the model's embedding
+        # (a Pipeline that imputes, say) has none.
+        return self.params.space == "model"
 
     def check_model(self, estimator: Any) -> str | None:
         return super().check_model(estimator) or distances.space_problem(

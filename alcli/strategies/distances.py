@@ -354,6 +354,12 @@ class DistanceToLabeledStrategy(Strategy):
     labeled set, in the space their ``space`` parameter names, kept between loops (and in the
     checkpoint) in feature space and recomputed each loop in the model's embedding."""
 
+    @property
+    def accepts_nan(self) -> bool:  # type: ignore[override]
+        # Distances between raw features with gaps mean nothing; the model's embedding
+        # (a Pipeline that imputes, say) has none.
+        return self.params.space == "model"
+
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._labeled = LabeledDistances()

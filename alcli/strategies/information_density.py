@@ -56,8 +56,15 @@ class InformationDensity(ScoreStrategy):
 
     name = "information_density"
     description = "Uncertainty times mean similarity to the pool: uncertain and typical records."
+    requires = "an embedding (transform) for space: model"
     needs_proba = True
     Params = InformationDensityParams
+
+    @property
+    def accepts_nan(self) -> bool:  # type: ignore[override]
+        # Distances between raw features with gaps mean nothing; the model's embedding
+        # (a Pipeline that imputes, say) has none.
+        return self.params.space == "model"
 
     def __init__(self, **params: Any):
         super().__init__(**params)

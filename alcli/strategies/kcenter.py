@@ -32,6 +32,7 @@ class KCenter(distances.DistanceToLabeledStrategy):
 
     name = "kcenter"
     description = "Core-set greedy k-center: the candidates farthest from the labeled set."
+    requires = "an embedding (transform) for space: model"
     Params = KCenterParams
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:

@@ -46,7 +46,14 @@ class KMeansSampling(Strategy):
 
     name = "kmeans"
     description = "The candidate nearest each of n k-means centroids: a diverse batch."
+    requires = "an embedding (transform) for space: model"
     Params = KMeansParams
+
+    @property
+    def accepts_nan(self) -> bool:  # type: ignore[override]
+        # Distances between raw features with gaps mean nothing; the model's embedding
+        # (a Pipeline that imputes, say) has none.
+        return self.params.space == "model"
 
     def check_model(self, estimator: Any) -> str | None:
         return super().check_model(estimator) or distances.space_problem(

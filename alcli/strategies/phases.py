@@ -8,7 +8,6 @@ from alcli.strategies.base import (
     SelectionContext,
     Strategy,
     credited,
-    part_labels,
 )
 
 
@@ -28,8 +27,8 @@ class Phases(CompositeStrategy):
     description = "Switches strategies by loop: each phase runs for its loops, the last to the end."
 
     def __init__(self, phases: list[tuple[int | None, str, Strategy]]):
-        labels = part_labels([name for _, name, _ in phases])
-        self.parts = [(label, phase[2]) for label, phase in zip(labels, phases, strict=True)]
+        # Phases are told apart by their loops, so a strategy used twice keeps its own name.
+        self.parts = [(name, strategy) for _, name, strategy in phases]
         self.lengths = [loops for loops, _, _ in phases]
 
     def active(self, loop: int) -> int:

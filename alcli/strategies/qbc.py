@@ -17,6 +17,9 @@ from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedIn
 NOISE = 1e-12
 
 
+DEFAULT_MEMBERS = 5
+
+
 class QueryByCommitteeParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -26,11 +29,12 @@ class QueryByCommitteeParams(BaseModel):
         "kl_divergence: mean KL divergence of each member's predicted distribution from the "
         "committee's mean (every member needs predict_proba).",
     )
-    members: int = Field(
-        5,
+    members: int | None = Field(
+        None,
         ge=2,
         description="Committee size: bagged copies of the selection model, each fit on a "
-        "bootstrap resample of the labeled set. Not with models.",
+        "bootstrap resample of the labeled set (5 when neither members nor models is given). "
+        "Not with models.",
     )
     models: list[Any] | None = Field(
         None,
@@ -71,12 +75,15 @@ class QueryByCommitteeParams(BaseModel):
 
     @model_validator(mode="after")
     def _members_or_models(self) -> QueryByCommitteeParams:
-        if self.models is not None and "members" in self.model_fields_set:
+        if self.models is not None and self.members is not None:
             raise PydanticCustomError(
                 "committee_size",
                 "give either members (that many bagged copies of the selection model) or "
                 "models (one member per model config), not both",
             )
+        if self.models is None and self.members is None:
+            # The committee size is filled in, so the frozen config records it.
+            object.__setattr__(self, "members", DEFAULT_MEMBERS)
         return self
 
 
@@ -112,6 +119,7 @@ class QueryByCommittee(ScoreStrategy):
 
     name = "qbc"
     description = "Query by committee: where K models fit on the labels disagree most."
+    requires = "predict_proba for kl_divergence"
     needs_proba = False
     Params = QueryByCommitteeParams
 

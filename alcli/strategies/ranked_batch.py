@@ -56,6 +56,7 @@ class RankedBatch(distances.DistanceToLabeledStrategy):
     description = (
         "Greedy batch: alpha * dissimilarity to the labeled set + (1 - alpha) * uncertainty."
     )
+    requires = "an embedding (transform) for space: model"
     needs_proba = True
     Params = RankedBatchParams
 

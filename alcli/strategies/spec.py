@@ -55,7 +55,7 @@ def check_params(spec: StrategySpec) -> StrategySpec:
     """``spec`` if its extra keys are valid parameters of its strategy."""
     params_model = _resolve(spec.name).Params
     try:
-        params_model.model_validate(spec.params)
+        validated = params_model.model_validate(spec.params)
     except ValidationError as exc:
         problems = "; ".join(_describe_param_error(err, params_model) for err in exc.errors())
         raise PydanticCustomError(
@@ -63,6 +63,9 @@ def check_params(spec: StrategySpec) -> StrategySpec:
             "strategy '{name}': {problems}",
             {"name": spec.name, "problems": problems},
         ) from None
+    # Every parameter, defaults included, so the frozen config records what the run uses
+    # (a later version's different default cannot change a resumed run).
+    object.__setattr__(spec, "__pydantic_extra__", validated.model_dump(mode="python"))
     return spec
 
 
@@ -81,6 +84,8 @@ def _describe_param_error(err: dict, params_model: type[BaseModel]) -> str:
         if not params_model.model_fields and len(err["loc"]) == 1:
             listing = "; this strategy takes no parameters"
         return f"{key}: unknown key{listing}"
+    if err["type"] == "model_type":
+        return f"{key}: must be a mapping like {{name: margin}}; got {err.get('input')!r}"
     if err["type"] == "missing":
         return f"{key}: required key is missing"
     if (
