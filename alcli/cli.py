@@ -144,7 +144,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
             f"{config}: valid. {data.ids.shape[0]} pool records, {data.y_test.shape[0]} test "
             f"records, {data.X.shape[1]} features, {data.classes.shape[0]} classes; model "
             f"{cfg.model.estimator.rsplit('.', 1)[-1]}, init {cfg.init.method}, strategy "
-            f"{cfg.strategy.name}, up to {cfg.stop.max_loops} loops."
+            f"{cfg.strategy.summary()}, up to {cfg.stop.max_loops} loops."
         )
 
 

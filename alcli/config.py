@@ -359,7 +359,8 @@ class StrategyConfig(StrategySpec):
             if self.phases is not None:
                 raise PydanticCustomError(
                     "name_and_phases",
-                    "strategy.phases: give either name (one strategy) or phases, not both",
+                    "strategy.phases: give either name (one strategy) or phases, not both (to "
+                    "replace phases from the command line, add --set strategy.phases=null)",
                 )
             return check_params(self)
         if self.phases is None:
@@ -395,6 +396,18 @@ class StrategyConfig(StrategySpec):
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    def summary(self) -> str:
+        """One line for people: ``kcenter for 3 loops, then margin (scored by GaussianNB)``."""
+        if self.name == PHASES:
+            text = ", then ".join(
+                f"{p.name} for {p.loops} loops" if p.loops else p.name for p in self.phases
+            )
+        else:
+            text = self.name
+        if self.model is not None:
+            text += f" (scored by {self.model.estimator.rsplit('.', 1)[-1].split(':')[-1]})"
+        return text
 
     def build(self) -> Strategy:
         if self.name == PHASES:

@@ -66,9 +66,11 @@ class Mixture(CompositeStrategy):
     the earlier part), ``n`` capped at the number of candidates. Parts pick in order, each
     from the candidates the earlier parts left (with the matching rows of the probabilities
     or decision values), so no record is picked twice. A part that returns fewer than its
-    size passes the rest to the next parts, then to a second round over the parts, then to a
-    uniformly random fill (``picked_by`` random), so the batch is always ``min(n,
-    candidates)`` records. ``picked_by`` names the part of each record.
+    size passes the rest to the next part; what the last part leaves short is a uniformly
+    random fill (``picked_by`` random), so the batch is always ``min(n, candidates)`` records.
+    ``picked_by`` names the part of each record. A part measures distances to the labeled
+    set only, not to the records earlier parts picked in the same loop (they have no labels
+    yet), so a diversity part can land next to an uncertainty part's picks.
 
     Cost per loop: the sum of the parts' costs on the shrinking candidate sets, plus one copy
     of the remaining candidates' probability rows per later part, O(n_candidates x n_classes).
@@ -99,10 +101,8 @@ class Mixture(CompositeStrategy):
         short = 0
         for (label, strategy), size in zip(self.parts, self.sizes(total), strict=True):
             short += int(size) - self._ask(ctx, taken, label, strategy, int(size) + short, picks)
-        for label, strategy in self.parts:  # a second round for what the parts left short
-            if short == 0:
-                break
-            short -= self._ask(ctx, taken, label, strategy, short, picks)
+        # What the last part left short is filled at random: asking a part twice in a loop
+        # would make one that learns (a bandit) count the loop twice.
         if short:
             free = np.flatnonzero(~taken)
             fill = select_top(ctx.rng.random(free.shape[0]), ctx.candidates[free], short, ctx.rng)
