@@ -98,14 +98,28 @@ def run(
 
 
 @app.command()
-def resume(run_dir: RunDirArg, quiet: QuietOpt = False) -> None:
-    """Continue a stopped, failed or killed run after its last complete loop."""
+def resume(
+    run_dir: RunDirArg,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="FILE",
+            help="Answers for the batch waiting for labels: the filled to_label.csv, a CSV "
+            "with id and label columns, or a Label Studio export (JSON, JSON-MIN or CSV).",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Continue a stopped, failed or killed run after its last complete loop, or give a
+    waiting run its labels."""
     from alcli import engine
     from alcli.console import ProgressPrinter
 
     with user_errors():
         with ProgressPrinter(err, quiet) as progress:
-            result = engine.resume(run_dir, on_event=progress)
+            result = engine.resume(run_dir, on_event=progress, labels=labels)
         _finish(result, quiet)
 
 
@@ -229,6 +243,11 @@ def _inline_yaml(value) -> str:
 
 
 def _finish(result, quiet: bool) -> None:
+    if result.status == "awaiting_labels":
+        # Not an error: a person has the batch. Said even with --quiet: it is the next step.
+        err.print(escape(result.message.strip()))
+        out.out(str(result.path))
+        return
     if not quiet:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
         err.print(

@@ -19,7 +19,9 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    NonNegativeFloat,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     Tag,
     ValidationError,
@@ -455,15 +457,180 @@ LoopSizeConfig = _tagged_union(SCHEDULE_CONFIGS, "schedule", "constant")
 # --- labeler --------------------------------------------------------------------------------
 
 
+class LabelCost(Section):
+    """What an answer costs: a price per label, overridden for some classes."""
+
+    per_label: NonNegativeFloat = Field(
+        0.0, description="The price of one answer (a skip costs it too: the time was spent)."
+    )
+    per_class: dict[str | int, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="Prices of answers of some classes, by class label, e.g. {rare: 5.0}.",
+    )
+
+
 class OracleLabeler(Section):
     kind: Literal["oracle"] = Field(
         "oracle", description="The simulated annotator: reveals the target the data holds."
     )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
 
 
-LABELER_CONFIGS: dict[str, type[Section]] = {"oracle": OracleLabeler}
+class NoisyOracleLabeler(Section):
+    kind: Literal["noisy_oracle"] = Field(
+        description="A simulated annotator who makes mistakes, seeded: reveals the target the "
+        "data holds, sometimes wrongly."
+    )
+    flip_rate: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Chance that an answer is a wrong class, drawn uniformly among the others.",
+    )
+    confusion: dict[str | int, dict[str | int, Annotated[float, Field(ge=0, le=1)]]] | None = Field(
+        None,
+        description="Instead of flip_rate: per true class, the chance of each given class, "
+        "e.g. {cat: {cat: 0.9, dog: 0.1}}; what a row leaves of 1 stays on the true class, "
+        "and classes without a row are answered right.",
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
+
+    @field_validator("confusion")
+    @classmethod
+    def _rows_at_most_one(cls, value: dict | None) -> dict | None:
+        # Which labels are classes is known only with the data: the labeler checks that.
+        for true_label, row in (value or {}).items():
+            total = sum(row.values())
+            if total > 1 + 1e-9:
+                raise PydanticCustomError(
+                    "confusion_row",
+                    "the row of true class '{label}' sums to {total}; a row gives the chance "
+                    "of each answer for that class, so it sums to at most 1 (what it leaves "
+                    "stays on the true class). Lower its values",
+                    {"label": true_label, "total": f"{total:.4g}"},
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _rate_or_confusion(self) -> NoisyOracleLabeler:
+        # flip_rate's default is always there; only a flip_rate the user chose conflicts.
+        default = type(self).model_fields["flip_rate"].default
+        if self.confusion is not None and self.flip_rate != default:
+            raise PydanticCustomError(
+                "noisy_oracle_rate",
+                "labeler.flip_rate: give either flip_rate or confusion, not both (confusion sets "
+                "every mistake itself); remove flip_rate",
+            )
+        return self
+
+
+class FileLabeler(Section):
+    kind: Literal["file"] = Field(
+        description="People label through files: the run writes pending/loop-NNNN/to_label.csv "
+        "and tasks.json (Label Studio), waits, and `alcli resume RUN_DIR --labels FILE` takes "
+        "the answers."
+    )
+    reoffer_skipped: bool = Field(
+        False,
+        description="Offer records an annotator skipped again in later loops (by default a "
+        "skipped record leaves the pool).",
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
+
+
+class TerminalLabeler(Section):
+    kind: Literal["terminal"] = Field(
+        description="A person labels in the terminal during `alcli run`: a number or a class "
+        "name, s to skip, u to undo, q to save and quit."
+    )
+    text_column: str | None = Field(
+        None,
+        description="CSV: show this column of each record (a text) instead of all its fields.",
+    )
+    reoffer_skipped: bool = Field(
+        False, description="Offer records skipped in the terminal again in later loops."
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
+
+
+class ModelLabeler(Section):
+    kind: Literal["model"] = Field(
+        description="Another model labels the records it is confident about; the rest go to "
+        "the fallback labeler."
+    )
+    path: Path | None = Field(
+        None,
+        description="A saved scikit-learn model (joblib); loaded only with trust: true, because "
+        "loading a pickle runs code.",
+    )
+    trust: bool = Field(
+        False, description="Allow loading the model file at path (it can run any code)."
+    )
+    model: ModelConfig | None = Field(
+        None, description="Instead of path: a model config trained on train_path."
+    )
+    train_path: Path | None = Field(
+        None,
+        description="With model: a labeled CSV or NPZ (the same columns as the data) to train "
+        "the labeling model on.",
+    )
+    threshold: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Keep the model's label only when its probability is at least this.",
+    )
+    fallback: LabelerConfig | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Who labels the records the model is not confident about (a labeler "
+        "section); without one they are skipped.",
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each model answer costs.")
+
+    _resolve = field_validator("path", "train_path")(_resolve_path)
+
+    @model_validator(mode="after")
+    def _one_model(self) -> ModelLabeler:
+        if (self.path is None) == (self.model is None):
+            raise PydanticCustomError(
+                "labeling_model",
+                "labeler: give exactly one of labeler.path (a saved scikit-learn model, with "
+                "trust: true) or labeler.model with labeler.train_path (a model config trained on "
+                "a labeled file)",
+            )
+        if self.path is not None and not self.trust:
+            raise PydanticCustomError(
+                "labeler_trust",
+                "labeler.path: loading a model file runs code it contains; set labeler.trust: "
+                "true if you trust {path} (you made it, or it comes from someone you trust), or "
+                "use labeler.model with labeler.train_path to train the labeling model instead",
+                {"path": str(self.path)},
+            )
+        if self.model is not None and self.train_path is None:
+            raise PydanticCustomError(
+                "labeler_train_path",
+                "labeler.train_path: labeler.model needs a labeled file to be trained on (a CSV "
+                "or NPZ with the same columns as the data); add labeler.train_path",
+            )
+        if self.model is None and self.train_path is not None:
+            raise PydanticCustomError(
+                "labeler_train_path",
+                "labeler.train_path: it trains labeler.model, but labeler.path gives a model "
+                "already trained; remove train_path, or replace path with a model section",
+            )
+        return self
+
+
+LABELER_CONFIGS: dict[str, type[Section]] = {
+    "oracle": OracleLabeler,
+    "noisy_oracle": NoisyOracleLabeler,
+    "file": FileLabeler,
+    "terminal": TerminalLabeler,
+    "model": ModelLabeler,
+}
 
 LabelerConfig = _tagged_union(LABELER_CONFIGS, "kind", "oracle")
+ModelLabeler.model_rebuild()
 
 
 # --- stop, metrics, output --------------------------------------------------------------------
@@ -477,6 +644,11 @@ class TargetConfig(Section):
 class StopConfig(Section):
     max_loops: NonNegativeInt = Field(10, description="Loops after loop 0.")
     budget: PositiveInt | None = Field(None, description="Labels in total, loop 0 included.")
+    budget_cost: PositiveFloat | None = Field(
+        None,
+        description="Money in total (labeler cost), loop 0 included: a loop is cut so that it "
+        "cannot spend past it, and the run stops when no further label fits.",
+    )
     target: TargetConfig | None = Field(
         None, description="Stop when a test metric reaches a value."
     )
@@ -571,6 +743,23 @@ class ExperimentConfig(Section):
                 "alone would exceed it; raise the budget or lower init.size",
                 {"budget": self.stop.budget, "size": init_size},
             )
+        if self.stop.budget_cost is not None and init_size is not None:
+            from alcli.labelers.base import max_price  # the labelers import this module
+
+            worst = init_size * max_price(self.labeler)
+            if worst > self.stop.budget_cost:
+                raise PydanticCustomError(
+                    "budget_cost",
+                    "stop.budget_cost: {budget} is below what the initial set can cost "
+                    "({size} labels at up to {price} each = {worst}); raise the budget or "
+                    "lower init.size",
+                    {
+                        "budget": self.stop.budget_cost,
+                        "size": init_size,
+                        "price": max_price(self.labeler),
+                        "worst": worst,
+                    },
+                )
         estimator = self.model.build()
         for metric in self.metrics:
             methods = _response_methods(metric)

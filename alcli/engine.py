@@ -33,7 +33,18 @@ from alcli.errors import (
     preview,
 )
 from alcli.initialization import kmeans_init, random_init
-from alcli.labelers import LABELERS, build_labeler
+from alcli.labelers import (
+    LABELERS,
+    SKIPPED,
+    UNANSWERED,
+    Answers,
+    LabelerContext,
+    LabelRequest,
+    build_labeler,
+    labeler_chain,
+    max_price,
+    prices,
+)
 from alcli.metrics import evaluate
 from alcli.models import (
     Learner,
@@ -44,6 +55,7 @@ from alcli.models import (
     predict_proba_chunked,
 )
 from alcli.pool import Pool
+from alcli.records import RecordSource
 from alcli.rundir import RunDir, csv_text, default_run_path, uninterrupted
 from alcli.schedules import build_schedule, capped_size
 from alcli.seeding import rng_for
@@ -61,6 +73,7 @@ class Experiment:
     config: ExperimentConfig
     data: Dataset
     initial: np.ndarray | None  # pool indices of loop 0 for init methods ids and labeled
+    labeler: Any  # built here, so that one that refuses the data does so before any write
 
 
 @dataclass
@@ -71,6 +84,54 @@ class RunResult:
     last_loop: int | None
     metrics: dict[str, float] = field(default_factory=dict)
     n_labeled: int = 0
+    message: str = ""  # what to do next, when a person has the batch
+
+
+class AwaitingLabels(Exception):
+    """LABEL is with a person: the batch and its answers so far are saved; the run waits."""
+
+    def __init__(self, loop: int, message: str, n_open: int):
+        super().__init__(message)
+        self.loop, self.message, self.n_open = loop, message, n_open
+
+
+@dataclass
+class Batch:
+    """A loop's selected records and the answers given for them so far."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+    picked_by: np.ndarray
+    answers: Answers
+
+    def arrays(self, answers: Answers) -> dict[str, np.ndarray]:
+        """As ``pending/loop-NNNN/batch.npz`` holds it (text as unicode arrays: no pickles)."""
+        arrays = {
+            "indices": self.indices,
+            "scores": self.scores,
+            "picked_by": self.picked_by.astype(str),
+            "codes": answers.codes,
+            "labeler": answers.labeler.astype(str),
+            "cost": answers.cost,
+        }
+        if answers.truth is not None:
+            arrays["truth"] = answers.truth
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Batch:
+        answers = Answers(
+            codes=arrays["codes"].astype(np.int64),
+            labeler=arrays["labeler"].astype(object),
+            cost=arrays["cost"].astype(np.float64),
+            truth=arrays["truth"].astype(np.int64) if "truth" in arrays else None,
+        )
+        return cls(
+            arrays["indices"].astype(np.int64),
+            arrays["scores"].astype(np.float64),
+            arrays["picked_by"].astype(object),
+            answers,
+        )
 
 
 def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
@@ -86,11 +147,12 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
     """
     data = load_dataset(config.data, config.seed)
     where = config.data.path or config.data.source
-    if LABELERS[config.labeler.kind].needs_truth:
+    oracle = _truth_teller(config)
+    if oracle is not None:
         missing = np.flatnonzero(data.y == UNLABELED)
         if missing.size:
             raise DataError(
-                f"{where}: the {config.labeler.kind} labeler reveals the target the data holds, "
+                f"{where}: the {oracle} labeler reveals the target the data holds, "
                 f"but {plural(missing.size, 'pool record')} "
                 f"{agree(missing.size, 'lacks', 'lack')} one (ids {preview(data.ids[missing])}); "
                 f"fill '{config.data.target}' for every record"
@@ -108,7 +170,10 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
                 )
     _check_metrics_fit_the_data(config, data)
     initial = _initial_indices(config, data) if initial_set else None
-    return Experiment(config, data, initial)
+    labeler = build_labeler(
+        config.labeler, LabelerContext(data.y, data.classes, config.data, config.seed)
+    )
+    return Experiment(config, data, initial, labeler)
 
 
 def start(
@@ -117,6 +182,7 @@ def start(
     """Validate, create the run directory, and run until a stop criterion holds."""
     config_yaml, config = freeze(config)
     experiment = prepare(config)
+    _check_terminal(config)
     path = run_path or default_run_path(config.output.runs_dir, config.name)
     rundir = RunDir.create(
         path,
@@ -147,13 +213,16 @@ def start(
         ) from None
 
 
-def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
-    """Restart a run after its last complete loop.
+def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = None) -> RunResult:
+    """Restart a run after its last complete loop, or go on with a batch that waited for
+    labels, taking the answers in ``labels`` first.
 
     Raises
     ------
     RunDirError
         When the directory is not a run, is busy, or its data changed.
+    DataError
+        When the answers file is wrong in any way; nothing is written then.
     """
     rundir = RunDir.open(path)
     with rundir.lock():
@@ -166,6 +235,8 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
             )
         config = load_config(rundir.config_path)
         experiment = prepare(config, initial_set=not rundir.complete_loops())
+        if labels is None:
+            _check_terminal(config)
         if experiment.data.fingerprint != meta.get("data_fingerprint"):
             started_with = meta.get("alcli_version")
             version_note = (
@@ -179,6 +250,18 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
                 f"{experiment.data.fingerprint[:12]} now{version_note}. Restore the data the "
                 "run started with, or start a new run with `alcli run`."
             )
+        complete = rundir.complete_loops()
+        next_loop = complete[-1] + 1 if complete else 0
+        pending = rundir.read_pending()
+        if pending is not None and pending[0] != next_loop:
+            pending = None  # a kill fell between a loop's checkpoint and clearing its batch
+        if labels is not None:
+            if pending is None:
+                raise RunDirError(
+                    f"{path} is not waiting for labels (status {meta.get('status')}); run "
+                    f"`alcli resume {path}` without --labels"
+                )
+            pending = (pending[0], _take_answers(labels, pending[1], experiment))
         rundir.discard_partial()
         loop_runner = Loop(experiment, rundir, on_event)
         last = loop_runner.restore_history()
@@ -191,7 +274,42 @@ def resume(path: Path, on_event: EventSink | None = None) -> RunResult:
         loop_runner.emit(
             {"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops}
         )
-        return loop_runner.drive(first_loop=first, restore=True)
+        return loop_runner.drive(
+            first_loop=first, restore=True, pending=None if pending is None else pending[1]
+        )
+
+
+def _take_answers(
+    path: Path, batch_arrays: dict[str, np.ndarray], experiment: Experiment
+) -> dict[str, np.ndarray]:
+    """The saved batch with the answers of ``path`` filled in, every answer checked first.
+
+    The answers are credited to the labeler in the chain that hands work to people.
+    """
+    from alcli.labelers.answers import read_answers
+
+    data, config = experiment.data, experiment.config
+    batch = Batch.from_arrays(batch_arrays)
+    ids = data.ids[batch.indices]
+    open_ = batch.answers.codes == UNANSWERED
+    already = {
+        str(ids[k]): int(code) for k, code in enumerate(batch.answers.codes) if code != UNANSWERED
+    }
+    given = read_answers(
+        path, [str(i) for i in ids[open_]], data.ids, data.classes, answered=already
+    )
+    person = next(
+        (cfg for cfg in labeler_chain(config.labeler) if cfg.kind in ("file", "terminal")),
+        config.labeler,
+    )
+    answers = batch.answers
+    for k in np.flatnonzero(open_):
+        code = given.get(str(ids[k]))
+        if code is not None:
+            answers.codes[k] = code
+            answers.labeler[k] = person.kind
+            answers.cost[k] = prices(person.cost, np.array([code]), data.classes)[0]
+    return {**batch_arrays, **batch.arrays(answers)}
 
 
 class Loop:
@@ -204,7 +322,9 @@ class Loop:
         self.rundir = rundir
         self.on_event = on_event
         self.pool = Pool(self.data.X, self.data.ids)
-        self.labeler = build_labeler(self.config.labeler, truth=self.data.y)
+        self.labeler = experiment.labeler
+        self.chain = labeler_chain(self.config.labeler)
+        self.records = RecordSource(self.config.data, self.data)
         self.y_test = self.data.decode(self.data.y_test)  # labels as the scorers see them
         self.schedule = build_schedule(self.config.loop_size)
         self.strategy = self.config.strategy.build()
@@ -218,11 +338,15 @@ class Loop:
 
     # --- driving --------------------------------------------------------------------------
 
-    def drive(self, first_loop: int, restore: bool = False) -> RunResult:
-        """Run loops from ``first_loop`` until a stop criterion holds.
+    def drive(
+        self, first_loop: int, restore: bool = False, pending: dict[str, np.ndarray] | None = None
+    ) -> RunResult:
+        """Run loops from ``first_loop`` until a stop criterion holds, or a person has the
+        batch (status ``awaiting_labels``).
 
         ``restore`` first rebuilds pool and model as they were after ``first_loop - 1``; a
-        failure or Ctrl-C there is handled like one in a loop.
+        failure or Ctrl-C there is handled like one in a loop. ``pending`` is ``first_loop``'s
+        saved batch and answers: that loop goes on from LABEL.
         """
         loop = first_loop
         try:
@@ -230,11 +354,17 @@ class Loop:
             with blas_threads(self.config.model.blas_threads):
                 if restore:
                     self.restore_model(first_loop - 1 if first_loop else None)
-                while True:
+                record = None if pending is None else self.resume_batch(loop, pending)
+                while record is None or not record["stop_reason"]:
+                    if record is not None:
+                        loop += 1
                     record = self.run_loop(loop)
-                    if record["stop_reason"]:
-                        break
-                    loop += 1
+        except AwaitingLabels as waiting:
+            self.rundir.update_meta(status="awaiting_labels", pending_loop=waiting.loop)
+            self.emit({"event": "awaiting_labels", "loop": waiting.loop, "open": waiting.n_open})
+            result = self.result("awaiting_labels", None)
+            result.message = waiting.message
+            return result
         except KeyboardInterrupt:
             last = self.history[-1]["loop"] if self.history else None
             self.rundir.update_meta(status="stopped")
@@ -268,18 +398,31 @@ class Loop:
 
     def run_loop(self, loop: int) -> dict[str, Any]:
         """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""
-        seconds = {}
         clock = time.perf_counter()
-
         indices, scores, picked_by = self.select(loop)
-        seconds["select"], clock = _lap(clock)
+        seconds = {"select": time.perf_counter() - clock}
+        batch = Batch(indices, scores, picked_by, Answers.start(self._request(loop, indices)))
+        return self.finish_loop(loop, batch, seconds)
 
-        if loop == 0 and self.config.init.method == "labeled":
-            codes, labeler_name = self.data.y[indices], "data"
-        else:
-            codes, labeler_name = self.labeler.label(indices), self.config.labeler.kind
-        self.pool.add(indices, codes, loop)
+    def resume_batch(self, loop: int, pending: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Go on with a loop whose batch waited for labels: the strategy as it was after
+        selecting it, the answers given so far, then LABEL the rest."""
+        self.strategy.restore(_strategy_state(pending))
+        return self.finish_loop(loop, Batch.from_arrays(pending), {"select": 0.0})
+
+    def finish_loop(self, loop: int, batch: Batch, seconds: dict[str, float]) -> dict[str, Any]:
+        """LABEL (or wait for labels), TRAIN, INFER, checkpoint."""
+        clock = time.perf_counter()
+        answers = self.label(loop, batch)
         seconds["label"], clock = _lap(clock)
+        if not answers.complete:
+            self.save_pending(loop, batch, answers)
+            raise AwaitingLabels(loop, answers.message, int((answers.codes == UNANSWERED).sum()))
+        indices = batch.indices
+        given = answers.codes >= 0
+        self.pool.add(indices[given], answers.codes[given], loop)
+        if not self.chain_reoffers_skipped:
+            self.pool.skip(indices[answers.codes == SKIPPED], loop)
 
         self.train(loop)
         seconds["train"], clock = _lap(clock)
@@ -287,26 +430,96 @@ class Loop:
         metrics = evaluate(
             self.model, self.data.X_test, self.y_test, self.config.metrics, self.data.classes
         )
-        reason = self._stop_reason(loop, metrics)
+        spent = self.spent + float(answers.cost.sum())
+        reason = self._stop_reason(loop, metrics, spent)
         n_predictions = 0 if reason else self.infer()
         seconds["infer"], clock = _lap(clock)
 
+        picked_by = batch.picked_by
         record = {
             "loop": loop,
             "n_labeled": self.pool.n_labeled,
             "loop_size": int(indices.shape[0]),
             "strategy": "+".join(dict.fromkeys(picked_by.tolist())) or self._strategy_name(loop),
             "metrics": metrics,
+            "n_skipped": int((answers.codes == SKIPPED).sum()),
+            "cost": float(answers.cost.sum()),
+            "label_errors": None
+            if answers.truth is None
+            else int(((answers.truth >= 0) & given & (answers.truth != answers.codes)).sum()),
             "n_predictions": n_predictions,
             "seconds": seconds,
             "stop_reason": reason,
         }
-        self.checkpoint(record, indices, scores, picked_by, codes, labeler_name)
+        self.checkpoint(record, batch, answers)
         checkpoint_s, clock = _lap(clock)
         for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s)):
             self.emit({"event": "step", "loop": loop, "step": step, "seconds": step_s})
         self.emit({"event": "loop", **record})
         return record
+
+    @property
+    def spent(self) -> float:
+        """What the labels of the saved loops cost."""
+        return float(sum(r.get("cost", 0.0) for r in self.history))
+
+    @property
+    def chain_reoffers_skipped(self) -> bool:
+        return any(getattr(cfg, "reoffer_skipped", False) for cfg in self.chain)
+
+    def label(self, loop: int, batch: Batch) -> Answers:
+        """Ask the labeler for what the batch has not answered yet."""
+        if loop == 0 and self.config.init.method == "labeled":
+            answers = batch.answers
+            answers.codes[:] = self.data.y[batch.indices]
+            answers.labeler[:] = "data"
+            return answers
+        request = self._request(loop, batch.indices, batch.answers.codes)
+        if request.open.size == 0:
+            return batch.answers
+        fresh = self.labeler.label(request)
+        return batch.answers.merged(fresh)
+
+    def _request(
+        self, loop: int, indices: np.ndarray, answers: np.ndarray | None = None
+    ) -> LabelRequest:
+        predictions = confidence = None
+        if self.model is not None and indices.size:
+            predictions, confidence = self._guesses(indices)
+        return LabelRequest(
+            loop=loop,
+            indices=indices,
+            ids=self.pool.ids[indices],
+            classes=self.data.classes,
+            answers=np.full(indices.shape[0], UNANSWERED, dtype=np.int64)
+            if answers is None
+            else answers.copy(),
+            predictions=predictions,
+            confidence=confidence,
+            records=self.records,
+            features=self.pool.features,
+            pending_dir=self.rundir.pending_path(loop).absolute(),
+            rng=rng_for(self.config.seed, "label", loop),
+        )
+
+    def _guesses(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The evaluated model's predicted class code and its probability for ``indices``."""
+        X = self.pool.features[indices]
+        if hasattr(self.model, "predict_proba"):
+            proba = self.model.predict_proba(X)
+            best = proba.argmax(axis=1)
+            codes = np.searchsorted(self.data.classes, np.asarray(self.model.classes_)[best])
+            return codes.astype(np.int64), proba[np.arange(best.shape[0]), best]
+        predicted = np.asarray(self.model.predict(X))
+        return np.searchsorted(self.data.classes, predicted).astype(np.int64), None
+
+    def save_pending(self, loop: int, batch: Batch, answers: Answers) -> None:
+        arrays = {
+            **batch.arrays(answers),
+            **{f"strategy.{k}": v for k, v in self.strategy.state().items()},
+        }
+        with uninterrupted():
+            self.rundir.write_pending(loop, arrays)
 
     # --- the four steps -------------------------------------------------------------------
 
@@ -320,8 +533,11 @@ class Loop:
                 np.full(initial.shape[0], np.nan),
                 np.full(initial.shape[0], cfg.init.method, dtype=object),
             )
-        size = capped_size(
-            self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled, cfg.stop.budget
+        size = self._affordable(
+            capped_size(
+                self.schedule, loop, self.pool.n_labeled, self.pool.n_unlabeled, cfg.stop.budget
+            ),
+            self.spent,
         )
         order, codes = self.pool.training_set()
         selection_cfg = cfg.strategy.model or cfg.model
@@ -414,31 +630,64 @@ class Loop:
             )
         return int(self.candidates.shape[0])
 
-    def _stop_reason(self, loop: int, metrics: dict[str, float]) -> str | None:
+    def _stop_reason(self, loop: int, metrics: dict[str, float], spent: float) -> str | None:
         pool, stop = self.pool, self.config.stop
         next_size = capped_size(
             self.schedule, loop + 1, pool.n_labeled, pool.n_unlabeled, stop.budget
         )
-        return stop_reason(
-            stop, Progress(loop, pool.n_labeled, metrics, next_size, pool.n_unlabeled)
+        progress = Progress(
+            loop,
+            pool.n_labeled,
+            metrics,
+            self._affordable(next_size, spent),
+            pool.n_unlabeled,
+            spent=spent,
+            affordable=self._affordable(1, spent) > 0,
         )
+        return stop_reason(stop, progress)
+
+    def _affordable(self, size: int, spent: float) -> int:
+        """``size`` cut so that even the dearest answers stay within stop.budget_cost."""
+        budget, price = self.config.stop.budget_cost, max_price(self.config.labeler)
+        if budget is None or price <= 0:
+            return size
+        return max(min(size, int((budget - spent) / price + 1e-9)), 0)
 
     # --- checkpoints ----------------------------------------------------------------------
 
-    def checkpoint(self, record, indices, scores, picked_by, codes, labeler_name) -> None:
+    def checkpoint(self, record: dict[str, Any], batch: Batch, answers: Answers) -> None:
+        indices, scores = batch.indices, batch.scores
         ids = self.pool.ids[indices]
-        labels = self.data.decode(codes)
         selected = csv_text(
             ["id", "index", "score", "strategy"],
             [
                 [i, int(x), "" if math.isnan(s) else repr(float(s)), by]
-                for i, x, s, by in zip(ids, indices, scores, picked_by, strict=True)
+                for i, x, s, by in zip(ids, indices, scores, batch.picked_by, strict=True)
             ],
         )
-        labeled = csv_text(
-            ["id", "label", "labeler"],
-            [[i, label, labeler_name] for i, label in zip(ids, labels.tolist(), strict=True)],
-        )
+        given = np.flatnonzero(answers.codes >= 0)
+        header = ["id", "label", "labeler"]
+        columns = [ids[given], self.data.decode(answers.codes[given]), answers.labeler[given]]
+        if self.tracks_cost:
+            header.append("cost")
+            columns.append([repr(float(c)) for c in answers.cost[given]])
+        if answers.truth is not None:
+            # Empty where the answer came from a labeler that knows no truth (a model).
+            truth = answers.truth[given]
+            header.append("true_label")
+            columns.append(
+                [self.data.decode(np.array([t]))[0] if t >= 0 else "" for t in truth.tolist()]
+            )
+        files = {
+            "selected.csv": selected,
+            "labels.csv": csv_text(header, [list(row) for row in zip(*columns, strict=True)]),
+            "metrics.json": json.dumps(record, indent=2) + "\n",
+        }
+        skipped = np.flatnonzero(answers.codes == SKIPPED)
+        if skipped.size:
+            files["skipped.csv"] = csv_text(
+                ["id", "labeler"], [[ids[k], answers.labeler[k]] for k in skipped]
+            )
         keep = self.config.output.keep_models
         # "last" means the final loop's model: written once, when the run stops, so a
         # completed loop folder is never touched again (resume refits, never unpickles).
@@ -447,11 +696,7 @@ class Loop:
         with uninterrupted():
             self.rundir.write_loop(
                 record["loop"],
-                files={
-                    "selected.csv": selected,
-                    "labels.csv": labeled,
-                    "metrics.json": json.dumps(record, indent=2) + "\n",
-                },
+                files=files,
                 arrays={
                     **self.pool.state(),
                     "classes": self.data.classes,
@@ -461,16 +706,42 @@ class Loop:
             )
             self.history.append(record)
             self.write_metrics_csv()
-            self.rundir.update_meta(last_loop=record["loop"])
+            self.rundir.update_meta(last_loop=record["loop"], pending_loop=None)
+            self.rundir.clear_pending()
+
+    @property
+    def tracks_cost(self) -> bool:
+        """Whether labels cost anything here (a price set, or a money budget)."""
+        return self.config.stop.budget_cost is not None or max_price(self.config.labeler) > 0
+
+    @property
+    def tracks_noise(self) -> bool:
+        return any(cfg.kind == "noisy_oracle" for cfg in self.chain)
+
+    @property
+    def may_skip(self) -> bool:
+        return any(cfg.kind in ("file", "terminal", "model") for cfg in self.chain)
 
     def write_metrics_csv(self) -> None:
         names = self.config.metrics
+        # Columns only where they mean something: skips with people, cost with prices,
+        # label errors with a noisy oracle.
+        extra = [
+            key
+            for key, wanted in (
+                ("n_skipped", self.may_skip),
+                ("cost", self.tracks_cost),
+                ("label_errors", self.tracks_noise),
+            )
+            if wanted
+        ]
         header = [
             "loop",
             "n_labeled",
             "loop_size",
             "strategy",
             *names,
+            *extra,
             "n_predictions",
             *(f"{step}_s" for step in STEPS),
         ]
@@ -481,6 +752,7 @@ class Loop:
                 r["loop_size"],
                 r["strategy"],
                 *(repr(r["metrics"][m]) for m in names),
+                *(_extra_cell(r, key) for key in extra),
                 r["n_predictions"],
                 *(f"{r['seconds'][step]:.6f}" for step in STEPS),
             ]
@@ -515,9 +787,7 @@ class Loop:
             return
         state = self.rundir.read_state(last)
         self.pool.restore(state)
-        self.strategy.restore(
-            {k.removeprefix("strategy."): v for k, v in state.items() if k.startswith("strategy.")}
-        )
+        self.strategy.restore(_strategy_state(state))
         models = (self.config.model, self.config.strategy.model)
         warm = any(cfg is not None and cfg.retrain == "warm_start" for cfg in models)
         for k in range(last + 1) if warm else [last]:
@@ -556,10 +826,10 @@ def _initial_indices(config: ExperimentConfig, data: Dataset) -> np.ndarray | No
     if init.method == "ids":
         initial = _resolve_ids(read_id_list(init.path), data, init.path)
     else:
-        if LABELERS[config.labeler.kind].needs_truth:
+        if _truth_teller(config) is not None:
             raise DataError(
                 f"init.method: labeled takes the records whose target the data already holds, "
-                f"and with the {config.labeler.kind} labeler every record holds one, so loop 0 "
+                f"and with the {_truth_teller(config)} labeler every record holds one, so loop 0 "
                 "would label the whole pool. Use init.method random, kmeans or ids."
             )
         initial = np.flatnonzero(data.y != UNLABELED)
@@ -599,6 +869,27 @@ def _check_selection(selection: Any, size: int, pool: Pool, name: str) -> None:
         problem = f"{np.shape(selection.scores)} scores for {indices.shape[0]} records"
     if problem:
         raise StrategyBroke(f"strategy '{name}' returned {problem}")
+
+
+def _truth_teller(config: ExperimentConfig) -> str | None:
+    """The kind of a labeler in the chain that reveals the data's target (None if none)."""
+    for cfg in labeler_chain(config.labeler):
+        if LABELERS[cfg.kind].needs_truth:
+            return cfg.kind
+    return None
+
+
+def _check_terminal(config: ExperimentConfig) -> None:
+    """A person must be at a terminal for the terminal labeler (checked before writing)."""
+    import sys
+
+    kinds = [cfg.kind for cfg in labeler_chain(config.labeler)]
+    if "terminal" in kinds and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise DataError(
+            "labeler: the terminal labeler asks a person at an interactive terminal, and this "
+            "process has none (stdin or stdout is redirected); run alcli in a terminal, or use "
+            "labeler: {kind: file} to label through a spreadsheet"
+        )
 
 
 def _what_refuses_nan(config: ExperimentConfig) -> str | None:
@@ -657,6 +948,18 @@ def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
             "test set cannot be chosen either."
         )
     return order[slots].astype(np.int64)
+
+
+def _strategy_state(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The strategy's arrays of a checkpoint or a pending batch (saved as ``strategy.*``)."""
+    return {k.removeprefix("strategy."): v for k, v in arrays.items() if k.startswith("strategy.")}
+
+
+def _extra_cell(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    return repr(float(value)) if key == "cost" else str(value)
 
 
 def _lap(since: float) -> tuple[float, float]:

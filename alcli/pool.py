@@ -29,6 +29,10 @@ class Pool:
         self._order = np.empty(n, dtype=np.int64)
         self._loop_of = np.empty(n, dtype=np.int32)
         self.n_labeled = 0
+        # Records an annotator skipped: out of the candidates from then on.
+        self.skipped = np.zeros(n, dtype=bool)
+        self._skip_order: list[np.ndarray] = []
+        self._skip_loops: list[np.ndarray] = []
 
     @property
     def size(self) -> int:
@@ -36,7 +40,8 @@ class Pool:
 
     @property
     def n_unlabeled(self) -> int:
-        return self.size - self.n_labeled
+        """Records that can still be selected: neither labeled nor skipped."""
+        return self.size - self.n_labeled - int(self.skipped.sum())
 
     @property
     def order(self) -> np.ndarray:
@@ -49,7 +54,15 @@ class Pool:
         return self._loop_of[: self.n_labeled]
 
     def unlabeled_indices(self) -> np.ndarray:
-        return np.flatnonzero(~self.labeled)
+        """The candidates: records neither labeled nor skipped, ascending."""
+        return np.flatnonzero(~(self.labeled | self.skipped))
+
+    def skip(self, indices: np.ndarray, loop: int) -> None:
+        """Take records an annotator abstained on out of the candidates."""
+        if indices.size:
+            self.skipped[indices] = True
+            self._skip_order.append(np.asarray(indices, dtype=np.int64))
+            self._skip_loops.append(np.full(indices.shape[0], loop, dtype=np.int32))
 
     def add(self, indices: np.ndarray, codes: np.ndarray, loop: int) -> None:
         """Record labels (class codes) for unlabeled records."""
@@ -72,10 +85,20 @@ class Pool:
     def state(self) -> dict[str, np.ndarray]:
         """What a checkpoint needs to rebuild this pool."""
         order = self.order
-        return {"order": order.copy(), "labels": self.labels[order], "loop_of": self.loop_of.copy()}
+        return {
+            "order": order.copy(),
+            "labels": self.labels[order],
+            "loop_of": self.loop_of.copy(),
+            "skipped": np.concatenate([np.empty(0, dtype=np.int64), *self._skip_order]),
+            "skipped_loop": np.concatenate([np.empty(0, dtype=np.int32), *self._skip_loops]),
+        }
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Replay a checkpoint's acquisitions, loop by loop."""
         for loop in np.unique(state["loop_of"]):
             in_loop = state["loop_of"] == loop
             self.add(state["order"][in_loop], state["labels"][in_loop], int(loop))
+        skipped = state.get("skipped", np.empty(0, dtype=np.int64))
+        skipped_loop = state.get("skipped_loop", np.empty(0, dtype=np.int32))
+        for loop in np.unique(skipped_loop):
+            self.skip(skipped[skipped_loop == loop], int(loop))

@@ -15,7 +15,8 @@ from alcli.errors import RunDirError
 from alcli.metrics import aulc, labels_to_reach
 from alcli.rundir import RunDir
 
-_INT_COLUMNS = ("loop", "n_labeled", "loop_size", "n_predictions")
+_REQUIRED_COLUMNS = ("loop", "n_labeled", "loop_size", "n_predictions")
+_INT_COLUMNS = (*_REQUIRED_COLUMNS, "n_skipped", "label_errors")
 _TEXT_COLUMNS = ("strategy",)
 
 
@@ -59,16 +60,30 @@ def to_table(report: dict[str, Any]) -> Table:
         table.add_column("no loop has completed yet")
         return table
     metric_names = summary["metric_names"]
-    for column in ("loop", "labeled", "size", "strategy", *metric_names, "seconds"):
+    # Columns the run has: skips (people), cumulative cost (prices), wrong labels (noise).
+    extra = [key for key in ("n_skipped", "cost", "label_errors") if key in loops[0]]
+    titles = {"n_skipped": "skipped", "cost": "total cost", "label_errors": "wrong labels"}
+    for column in ("loop", "labeled", "size", "strategy", *metric_names):
         table.add_column(column, justify="left" if column == "strategy" else "right")
+    for key in extra:
+        table.add_column(titles[key], justify="right")
+    table.add_column("seconds", justify="right")
+    spent = 0.0
     for row in loops:
         seconds = sum(v for k, v in row.items() if k.endswith("_s"))
+        spent += row.get("cost", 0.0)
+        cells = {
+            "n_skipped": str(row.get("n_skipped", "")),
+            "cost": f"{spent:.2f}",
+            "label_errors": str(row.get("label_errors", "")),
+        }
         table.add_row(
             str(row["loop"]),
             str(row["n_labeled"]),
             str(row["loop_size"]),
             row["strategy"],
             *(f"{row[m]:.4f}" for m in metric_names),
+            *(cells[key] for key in extra),
             f"{seconds:.2f}",
         )
     return table
@@ -90,12 +105,17 @@ def _read_metrics_csv(path: Path, metric_names: list[str]) -> list[dict[str, Any
 
 def _typed(row: dict[str, str], metric_names: list[str]) -> dict[str, Any]:
     """A metrics.csv row with its numbers as numbers (KeyError if a metric is missing)."""
-    for name in (*_INT_COLUMNS, *metric_names):
+    for name in (*_REQUIRED_COLUMNS, *metric_names):
         row[name]
-    return {
-        key: int(value) if key in _INT_COLUMNS else value if key in _TEXT_COLUMNS else float(value)
-        for key, value in row.items()
-    }
+    return {key: _cell(key, value) for key, value in row.items()}
+
+
+def _cell(key: str, value: str) -> Any:
+    if key in _TEXT_COLUMNS:
+        return value
+    if key in _INT_COLUMNS:
+        return int(value) if value != "" else None
+    return float(value)
 
 
 def _summary(loops: list[dict], metric_names: list[str], target: dict | None) -> dict[str, Any]:
@@ -107,6 +127,14 @@ def _summary(loops: list[dict], metric_names: list[str], target: dict | None) ->
         "aulc": {},
         "seconds": sum(v for row in loops for k, v in row.items() if k.endswith("_s")),
     }
+    if loops and "cost" in loops[0]:
+        summary["cost"] = sum(row["cost"] for row in loops)
+    if loops and "label_errors" in loops[0]:
+        wrong = sum(row["label_errors"] or 0 for row in loops)
+        summary["label_errors"] = wrong
+        summary["label_error_rate"] = wrong / max(summary["n_labeled"], 1)
+    if loops and "n_skipped" in loops[0]:
+        summary["n_skipped"] = sum(row["n_skipped"] or 0 for row in loops)
     if loops:
         n_labeled = np.array([row["n_labeled"] for row in loops])
         for m in metric_names:
@@ -123,6 +151,12 @@ def _caption(summary: dict[str, Any]) -> str:
         f"{summary['seconds']:.1f} s",
     ]
     parts += [f"AULC {m} {v:.4f}" for m, v in summary["aulc"].items()]
+    if "cost" in summary:
+        parts.append(f"cost {summary['cost']:.2f}")
+    if "label_errors" in summary:
+        parts.append(f"{summary['label_errors']} wrong labels ({summary['label_error_rate']:.1%})")
+    if summary.get("n_skipped"):
+        parts.append(f"{summary['n_skipped']} skipped")
     if "labels_to_target" in summary:
         reached = summary["labels_to_target"]
         parts.append("target not reached" if reached is None else f"target at {reached} labels")

@@ -260,6 +260,41 @@ class RunDir:
                 else:
                     leftover.unlink(missing_ok=True)
 
+    # --- a batch waiting for labels ---------------------------------------------------------
+
+    def pending_path(self, loop: int) -> Path:
+        return self.path / "pending" / f"loop-{loop:04d}"
+
+    def write_pending(self, loop: int, arrays: dict[str, np.ndarray]) -> None:
+        """Save the batch of ``loop`` and its answers so far (``batch.npz``, atomically)."""
+        folder = self.pending_path(loop)
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, schema_version=np.int64(SCHEMA_VERSION), **arrays)
+        write_atomic(folder / "batch.npz", buffer.getvalue())
+
+    def read_pending(self) -> tuple[int, dict[str, np.ndarray]] | None:
+        """The loop waiting for labels and its saved batch, or None.
+
+        A pending folder without ``batch.npz`` (a kill before it was saved) does not count:
+        the loop is selected again, which gives the same batch.
+        """
+        folders = sorted(self.path.glob("pending/loop-[0-9][0-9][0-9][0-9]"))
+        for folder in reversed(folders):
+            batch = folder / "batch.npz"
+            if batch.exists():
+                try:
+                    with np.load(batch, allow_pickle=False) as npz:
+                        arrays = {key: npz[key] for key in npz.files}
+                except (OSError, ValueError) as exc:
+                    raise RunDirError(f"{batch} cannot be read: {exc}") from None
+                return int(folder.name.removeprefix("loop-")), arrays
+        return None
+
+    def clear_pending(self) -> None:
+        """Remove every pending batch (its loop is complete, or was never saved)."""
+        shutil.rmtree(self.path / "pending", ignore_errors=True)
+
     def write_loop(
         self,
         loop: int,

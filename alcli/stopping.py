@@ -20,6 +20,11 @@ class Progress:
     next_size : int
         What the next loop would label, already capped by pool and budget (0: nothing).
     n_unlabeled : int
+        Records that can still be selected.
+    spent : float
+        What the labels so far cost.
+    affordable : bool
+        Whether one more answer, at the dearest price, fits stop.budget_cost.
     """
 
     loop: int
@@ -27,6 +32,8 @@ class Progress:
     metrics: dict[str, float]
     next_size: int
     n_unlabeled: int
+    spent: float = 0.0
+    affordable: bool = True
 
 
 def stop_reason(cfg: StopConfig, progress: Progress) -> str | None:
@@ -41,7 +48,8 @@ def stop_reason(cfg: StopConfig, progress: Progress) -> str | None:
     -------
     str or None
         Reasons, checked in this order: ``target`` (a metric reached its value),
-        ``max_loops``, ``budget`` (labels spent), ``pool_exhausted`` (nothing left to label),
+        ``max_loops``, ``budget`` (labels spent), ``budget_cost`` (money spent, or not
+        enough left for one more answer), ``pool_exhausted`` (nothing left to label),
         ``schedule_exhausted`` (a list schedule ended).
     """
     if cfg.target is not None and progress.metrics.get(cfg.target.metric, -float("inf")) >= (
@@ -52,6 +60,10 @@ def stop_reason(cfg: StopConfig, progress: Progress) -> str | None:
         return "max_loops"
     if cfg.budget is not None and progress.n_labeled >= cfg.budget:
         return "budget"
+    if cfg.budget_cost is not None and (
+        progress.spent >= cfg.budget_cost or not progress.affordable
+    ):
+        return "budget_cost"
     if progress.n_unlabeled == 0:
         return "pool_exhausted"
     if progress.next_size == 0:

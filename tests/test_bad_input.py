@@ -217,7 +217,8 @@ CASES = [
     Case(
         "unknown labeler",
         IRIS + "labeler: {kind: human}\n",
-        r"labeler\.kind \(line 2\): Unknown kind 'human'\. Available: oracle\.",
+        r"labeler\.kind \(line 2\): Unknown kind 'human'\. Available: file, model, noisy_oracle, "
+        r"oracle, terminal\.",
     ),
     Case(
         "seed not a number",

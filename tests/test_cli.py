@@ -84,7 +84,8 @@ def test_predictions_are_counted_and_skipped_when_no_loop_follows(cli, write_con
 def test_frozen_config_is_resolved_and_reproduces_the_run(cli, write_config, tmp_path):
     run_ok(cli, write_config(), tmp_path / "a", "--set", "seed=4")
     frozen = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
-    assert frozen["seed"] == 4 and frozen["labeler"] == {"kind": "oracle"}
+    assert frozen["seed"] == 4 and frozen["labeler"]["kind"] == "oracle"
+    assert frozen["labeler"]["cost"] == {"per_label": 0.0, "per_class": {}}
     assert frozen["output"]["keep_models"] == "last"
     again = tmp_path / "again.yaml"
     again.write_text((tmp_path / "a" / "config.yaml").read_text())

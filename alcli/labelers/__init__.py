@@ -2,17 +2,74 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
-from alcli.labelers.base import Labeler
+import numpy as np
+
+from alcli.labelers.base import (
+    SKIPPED,
+    UNANSWERED,
+    Answers,
+    Labeler,
+    LabelRequest,
+    labeler_chain,
+    max_price,
+    prices,
+)
+from alcli.labelers.file import FileLabeler
+from alcli.labelers.model import LabelingModel
+from alcli.labelers.noisy_oracle import NoisyOracle
 from alcli.labelers.oracle import Oracle
+from alcli.labelers.terminal import TerminalLabeler
 
-LABELERS: MappingProxyType[str, type[Labeler]] = MappingProxyType({"oracle": Oracle})
+LABELERS: MappingProxyType[str, type[Labeler]] = MappingProxyType(
+    {
+        "oracle": Oracle,
+        "noisy_oracle": NoisyOracle,
+        "model": LabelingModel,
+        "terminal": TerminalLabeler,
+        "file": FileLabeler,
+    }
+)
 
 
-def build_labeler(cfg, truth) -> Labeler:
-    """The labeler a ``labeler`` config section names, given the data's ground truth codes."""
-    return LABELERS[cfg.kind](truth=truth, **cfg.model_dump(exclude={"kind"}))
+@dataclass(frozen=True)
+class LabelerContext:
+    """What a labeler may need from the run when it is built.
+
+    Attributes
+    ----------
+    truth : ndarray of int64, shape (n_pool,)
+        The data's class codes (UNLABELED where it holds none): only oracles read them.
+    classes : ndarray of shape (n_classes,)
+    data_cfg : DataConfig
+        How the data was read (a labeling model's training file is read the same way).
+    seed : int
+    """
+
+    truth: np.ndarray
+    classes: np.ndarray
+    data_cfg: Any
+    seed: int
 
 
-__all__ = ["LABELERS", "Labeler", "build_labeler"]
+def build_labeler(cfg: Any, context: LabelerContext) -> Labeler:
+    """The labeler a ``labeler`` config section names."""
+    return LABELERS[cfg.kind](cfg, context)
+
+
+__all__ = [
+    "LABELERS",
+    "SKIPPED",
+    "UNANSWERED",
+    "Answers",
+    "LabelRequest",
+    "Labeler",
+    "LabelerContext",
+    "build_labeler",
+    "labeler_chain",
+    "max_price",
+    "prices",
+]

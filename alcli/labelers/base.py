@@ -1,20 +1,176 @@
-"""The labeler interface."""
+"""The labeler interface: a batch to label goes in, answers (possibly not all yet) come out."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
+# Answer codes besides class codes (which are >= 0).
+UNANSWERED = -1  # nobody has answered yet: the batch waits (a person has it)
+SKIPPED = -2  # the annotator abstained: the record leaves the batch
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    """One batch to label, as a labeler sees it.
+
+    Attributes
+    ----------
+    loop : int
+    indices : ndarray of int64, shape (n,)
+        Pool indices of the batch, in selection order.
+    ids : ndarray of shape (n,)
+        Their record ids.
+    classes : ndarray of shape (n_classes,)
+        The class labels; an answer is an index into it (a class code).
+    answers : ndarray of int64, shape (n,)
+        What is already answered (class code or SKIPPED); UNANSWERED where nothing is yet.
+        A labeler fills only UNANSWERED places.
+    predictions : ndarray of int64, shape (n,) or None
+        The current model's predicted class code per record (None in loop 0: no model yet).
+    confidence : ndarray of float, shape (n,) or None
+        Its probability for that class (None when the model gives no probabilities).
+    records : RecordSource or None
+        The records' fields as they are in the data, for people to read.
+    features : ndarray of shape (n_pool, n_features)
+        The pool's features (for a labeling model).
+    pending_dir : Path or None
+        Where a labeler that hands the batch out writes it (RUN_DIR/pending/loop-NNNN).
+    rng : numpy.random.Generator
+        Derived from the run seed and the loop (a noisy oracle's mistakes).
+    """
+
+    loop: int
+    indices: np.ndarray
+    ids: np.ndarray
+    classes: np.ndarray
+    answers: np.ndarray
+    predictions: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    records: Any = None
+    features: Any = None
+    pending_dir: Path | None = None
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    @property
+    def open(self) -> np.ndarray:
+        """Positions in the batch still unanswered, shape (k,)."""
+        return np.flatnonzero(self.answers == UNANSWERED)
+
+
+@dataclass
+class Answers:
+    """A labeler's answers to a request, aligned with its ``indices``.
+
+    Attributes
+    ----------
+    codes : ndarray of int64, shape (n,)
+        A class code, SKIPPED, or UNANSWERED (still with a person: the run waits).
+    labeler : ndarray of object, shape (n,)
+        Who answered each record ("" where unanswered): a labeler kind, so a chain
+        (model, then a person) shows who labeled what.
+    cost : ndarray of float, shape (n,)
+        What each answer cost (0 where unanswered).
+    truth : ndarray of int64, shape (n,) or None
+        A simulated labeler that makes mistakes: the true class behind each answer.
+    message : str
+        For a person, when answers are missing: exactly what to do next.
+    """
+
+    codes: np.ndarray
+    labeler: np.ndarray
+    cost: np.ndarray
+    truth: np.ndarray | None = None
+    message: str = ""
+
+    @classmethod
+    def start(cls, request: LabelRequest) -> Answers:
+        """The answers the request already holds; nothing new yet."""
+        n = request.indices.shape[0]
+        return cls(
+            codes=request.answers.copy(),
+            labeler=np.full(n, "", dtype=object),
+            cost=np.zeros(n),
+        )
+
+    @property
+    def complete(self) -> bool:
+        return not bool((self.codes == UNANSWERED).any())
+
+    def merged(self, fresh: Answers) -> Answers:
+        """These answers with ``fresh`` ones filled in where these have none."""
+        new = (self.codes == UNANSWERED) & (fresh.codes != UNANSWERED)
+        codes, labeler, cost = self.codes.copy(), self.labeler.copy(), self.cost.copy()
+        codes[new], labeler[new], cost[new] = fresh.codes[new], fresh.labeler[new], fresh.cost[new]
+        truth = None
+        if self.truth is not None or fresh.truth is not None:
+            truth = self.truth.copy() if self.truth is not None else codes * 0 + UNANSWERED
+            if fresh.truth is not None:
+                truth[new] = fresh.truth[new]
+        return Answers(codes, labeler, cost, truth, fresh.message)
+
+
+def prices(cost: Any, codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """What answers ``codes`` cost under a ``cost`` config section, shape (n,): the class's
+    price, or the per-label price (which a skip costs too: the time was spent)."""
+    if cost is None:
+        return np.zeros(codes.shape[0])
+    out = np.full(codes.shape[0], float(cost.per_label))
+    if cost.per_class:
+        by_label = {str(label): float(price) for label, price in cost.per_class.items()}
+        for k, code in enumerate(codes.tolist()):
+            if code >= 0 and str(classes[code]) in by_label:
+                out[k] = by_label[str(classes[code])]
+    return out
+
+
+def labeler_chain(cfg: Any) -> list[Any]:
+    """A labeler config and the fallbacks behind it, in order (model -> file -> ...)."""
+    chain = [cfg]
+    while getattr(chain[-1], "fallback", None) is not None:
+        chain.append(chain[-1].fallback)
+    return chain
+
+
+def max_price(cfg: Any) -> float:
+    """The most one answer can cost anywhere in a labeler chain."""
+    most = 0.0
+    for link in labeler_chain(cfg):
+        cost = getattr(link, "cost", None)
+        if cost is not None:
+            most = max(most, float(cost.per_label), *map(float, cost.per_class.values()))
+    return most
+
 
 class Labeler(ABC):
-    """Annotates a batch of pool records with class codes."""
+    """Answers the LABEL step. Subclasses set ``kind``; the constructor stores its config
+    (``cfg``, the labeler's config section) and what it needs from the run."""
 
     kind: ClassVar[str]
     #: Whether the labeler reveals the data's own target (it then needs one for every record).
     needs_truth: ClassVar[bool] = False
+    #: Whether it may leave answers for later (a person): the run then waits for them.
+    may_wait: ClassVar[bool] = False
+
+    def __init__(self, cfg: Any):
+        self.cfg = cfg
 
     @abstractmethod
-    def label(self, indices: np.ndarray) -> np.ndarray:
-        """Class codes of shape (n,) for the pool records ``indices`` of shape (n,)."""
+    def label(self, request: LabelRequest) -> Answers:
+        """Answer what ``request`` leaves open (or leave it open for later)."""
+
+    def prices(self, codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """What this labeler's answers ``codes`` cost, shape (n,)."""
+        return prices(getattr(self.cfg, "cost", None), codes, classes)
+
+    def answered(
+        self, answers: Answers, positions: np.ndarray, codes: np.ndarray, classes: np.ndarray
+    ) -> None:
+        """Record this labeler's ``codes`` for batch ``positions`` in ``answers``."""
+        answers.codes[positions] = codes
+        answers.labeler[positions] = self.kind
+        answers.cost[positions] = self.prices(codes, classes)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from alcli.labelers.base import Labeler
+from alcli.labelers.base import Answers, Labeler, LabelRequest
 
 
 class Oracle(Labeler):
     """Answers with the ground truth kept aside when the data was loaded.
 
-    Parameters
-    ----------
-    truth : ndarray of int64, shape (n_pool,)
-        Class codes of every pool record; the loop itself never reads them.
+    ``context.truth`` holds the class codes of every pool record; the loop itself never
+    reads them.
     """
 
     kind = "oracle"
     needs_truth = True
 
-    def __init__(self, truth: np.ndarray):
-        self._truth = truth
+    def __init__(self, cfg: Any, context: Any):
+        super().__init__(cfg)
+        self._truth = context.truth
 
-    def label(self, indices: np.ndarray) -> np.ndarray:
-        return self._truth[indices]
+    def label(self, request: LabelRequest) -> Answers:
+        answers = Answers.start(request)
+        todo = request.open
+        self.answered(answers, todo, self._truth[request.indices[todo]], request.classes)
+        return answers

@@ -1,0 +1,209 @@
+"""People label through files: a CSV for a spreadsheet and tasks for Label Studio."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alcli.labelers.answers import SKIP_WORD
+from alcli.labelers.base import Answers, Labeler, LabelRequest
+from alcli.rundir import write_atomic
+
+TO_LABEL = "to_label.csv"
+TASKS = "tasks.json"
+README = "README.txt"
+#: Our own columns and task keys; a data column of the same name (any case) gets " (data)".
+RESERVED = ("id", "alcli_id", "alcli_record", "prediction", "score", "label")
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a leading ``'`` if a spreadsheet would run it as a formula.
+
+    A plain number such as ``-1.5`` is data and stays as it is.
+    """
+    if cell.startswith(_FORMULA_START) and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+class FileLabeler(Labeler):
+    """Hands the open records of a batch to people as files, and waits.
+
+    At LABEL it writes into ``request.pending_dir`` (RUN_DIR/pending/loop-NNNN):
+
+    - ``to_label.csv``: ``id``, the record's fields as they are in the data (without its
+      target and id columns), ``prediction`` (the model's class, empty in loop 0), ``score``
+      (its probability), and an empty ``label`` column. UTF-8 with a byte-order mark and
+      CRLF line ends: Excel needs the mark to read UTF-8 (without it, it reads the ANSI code
+      page); LibreOffice and pandas (``read_csv``) drop it. Cells a spreadsheet would run as
+      a formula start with ``'``.
+    - ``tasks.json``: the same records as Label Studio tasks (``data.alcli_id``, the fields,
+      ``data.alcli_record`` for display), with the model's guess as a pre-annotation.
+    - ``README.txt``: what to do next, also returned as ``Answers.message``.
+
+    Every open record stays UNANSWERED: ``alcli resume RUN_DIR --labels FILE`` brings the
+    answers (read by :func:`alcli.labelers.answers.read_answers`). Called again with some
+    answered, it rewrites the files with only the records still open.
+    """
+
+    kind = "file"
+    may_wait = True
+
+    def __init__(self, cfg: Any, context: Any):
+        super().__init__(cfg)
+        self.context = context
+
+    def label(self, request: LabelRequest) -> Answers:
+        answers = Answers.start(request)
+        todo = request.open
+        if todo.size == 0:
+            return answers
+        if request.pending_dir is None:
+            raise ValueError("the file labeler needs request.pending_dir to write the batch to")
+        folder = Path(request.pending_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        ids, names, fields = self._records(request, todo)
+        guesses = self._guesses(request, todo)
+        write_atomic(folder / TO_LABEL, _to_label_csv(ids, names, fields, guesses))
+        tasks = _tasks(request.loop, ids, names, fields, guesses)
+        write_atomic(folder / TASKS, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+        answers.message = self._message(request, folder, todo.size)
+        write_atomic(folder / README, answers.message + "\n\n" + _NOTES)
+        return answers
+
+    def _records(self, request: LabelRequest, todo: np.ndarray):
+        """Ids, field names and fields of the open records (no target, no id column)."""
+        ids = [_json_id(v) for v in request.ids[todo].tolist()]
+        if request.records is None:
+            return ids, [], [[] for _ in ids]
+        header, rows = request.records.fields(request.indices[todo])
+        hidden = set(getattr(request.records, "own_columns", ()))
+        keep = [k for k, name in enumerate(header) if name not in hidden]
+        reserved = {name.casefold() for name in RESERVED}
+        names = [
+            f"{header[k]} (data)" if header[k].casefold() in reserved else header[k] for k in keep
+        ]
+        return ids, names, [[row[k] for k in keep] for row in rows]
+
+    def _guesses(self, request: LabelRequest, todo: np.ndarray):
+        """The model's class label and its probability per open record (None where unknown)."""
+        n = todo.size
+        labels: list[str | None] = [None] * n
+        scores: list[float | None] = [None] * n
+        if request.predictions is not None:
+            for k, code in enumerate(request.predictions[todo].tolist()):
+                if code >= 0:
+                    labels[k] = str(request.classes[code])
+        if request.confidence is not None:
+            for k, value in enumerate(request.confidence[todo].tolist()):
+                if labels[k] is not None and math.isfinite(value):
+                    scores[k] = round(float(value), 4)
+        return labels, scores
+
+    def _message(self, request: LabelRequest, folder: Path, n_open: int) -> str:
+        run_dir = folder.parent.parent if folder.parent.name == "pending" else folder
+        classes = [str(c) for c in request.classes.tolist()]
+        n_batch = request.indices.shape[0]
+        of_batch = f" (of {n_batch} in the batch)" if n_open < n_batch else ""
+        command = (
+            f"alcli resume {shlex.quote(str(run_dir))} --labels "
+            f"{shlex.quote(str(folder / TO_LABEL))}"
+        )
+        choices = "\n".join(f'    <Choice value="{html.escape(c, quote=True)}"/>' for c in classes)
+        return (
+            f"Loop {request.loop} waits for labels: {n_open} "
+            f"{'record' if n_open == 1 else 'records'}{of_batch} in\n"
+            f"  {folder / TO_LABEL}  (for a spreadsheet)\n"
+            f"  {folder / TASKS}  (for Label Studio)\n"
+            f"1. Fill the label column with one of the classes: {', '.join(classes)};\n"
+            f"   or {SKIP_WORD} to leave a record out; leave a cell empty to answer it later.\n"
+            f"2. Save the file as CSV and run:\n"
+            f"   {command}\n"
+            "   With only some records answered, the run keeps them and waits for the rest.\n"
+            "Label Studio: create a project with this labeling config, import tasks.json,\n"
+            "label (its Skip button means skip), export as JSON, JSON-MIN or CSV, and pass\n"
+            "the export to --labels:\n"
+            "<View>\n"
+            '  <Text name="record" value="$alcli_record"/>\n'
+            '  <Choices name="label" toName="record" choice="single" showInline="true">\n'
+            f"{choices}\n"
+            "  </Choices>\n"
+            "</View>"
+        )
+
+
+_NOTES = """\
+Notes
+- to_label.csv is UTF-8 with a byte-order mark, which Excel needs to read it as UTF-8;
+  LibreOffice and pandas read it too. Excel may save it back as "CSV UTF-8" or plain "CSV";
+  a ; delimiter (Excel in some locales) is fine.
+- Keep the id column as it is. A spreadsheet drops leading zeros and shows long numbers as
+  1.2E+15: format the id column as text before you type in the sheet.
+- Cells that start with = + - or @ start with ' so that a spreadsheet shows them as text
+  instead of running them as formulas; a ' left on an id or a label is ignored.
+- Only the id and label columns are read: any CSV with those two columns works.
+- Everything is checked before anything is recorded: a problem is reported with the ids to
+  fix, and the run directory stays as it was.
+"""
+
+
+def _json_id(value: Any) -> Any:
+    """An id for JSON: ints stay ints, anything else is text."""
+    return value if isinstance(value, int) else str(value)
+
+
+def _to_label_csv(ids, names, fields, guesses) -> bytes:
+    labels, scores = guesses
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["id", *(spreadsheet_safe(n) for n in names), "prediction", "score", "label"])
+    for record_id, cells, label, score in zip(ids, fields, labels, scores, strict=True):
+        writer.writerow(
+            [
+                spreadsheet_safe(str(record_id)),
+                *(spreadsheet_safe(c) for c in cells),
+                "" if label is None else spreadsheet_safe(label),
+                "" if score is None else f"{score:.4f}",
+                "",
+            ]
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _tasks(loop: int, ids, names, fields, guesses) -> list[dict[str, Any]]:
+    """Label Studio's import format: one task per record, the guess as a prediction."""
+    labels, scores = guesses
+    tasks = []
+    for record_id, cells, label, score in zip(ids, fields, labels, scores, strict=True):
+        data: dict[str, Any] = {"alcli_id": record_id, **dict(zip(names, cells, strict=True))}
+        data["alcli_record"] = "\n".join(
+            [f"id: {record_id}", *(f"{n}: {c}" for n, c in zip(names, cells, strict=True))]
+        )
+        task: dict[str, Any] = {"data": data}
+        if label is not None:
+            prediction: dict[str, Any] = {"model_version": f"alcli loop {loop}"}
+            if score is not None:
+                prediction["score"] = score
+            prediction["result"] = [
+                {
+                    "from_name": "label",
+                    "to_name": "record",
+                    "type": "choices",
+                    "value": {"choices": [label]},
+                }
+            ]
+            task["predictions"] = [prediction]
+        tasks.append(task)
+    return tasks
