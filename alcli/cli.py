@@ -92,7 +92,7 @@ def run(
 
     with user_errors():
         cfg = load_config(config, set_ or [])
-        with ProgressPrinter(err, quiet) as progress:
+        with ProgressPrinter(err, quiet, live=not engine.asks_a_person(cfg)) as progress:
             result = engine.start(cfg, run_dir, on_event=progress)
         _finish(result, quiet)
 
@@ -118,7 +118,8 @@ def resume(
     from alcli.console import ProgressPrinter
 
     with user_errors():
-        with ProgressPrinter(err, quiet) as progress:
+        live = not engine.asks_a_person_in(run_dir)
+        with ProgressPrinter(err, quiet, live=live) as progress:
             result = engine.resume(run_dir, on_event=progress, labels=labels)
         _finish(result, quiet)
 

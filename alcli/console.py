@@ -11,10 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class ProgressPrinter:
     """Renders the engine's events. Use as a context manager; call it with each event."""
 
-    def __init__(self, console: Console, quiet: bool = False):
+    def __init__(self, console: Console, quiet: bool = False, live: bool = True):
         self.console = console
         self.quiet = quiet
-        self.live = console.is_terminal and not quiet
+        # No live bar while a person types at the terminal: it would redraw over the prompt.
+        self.live = live and console.is_terminal and not quiet
         self._progress: Progress | None = None
         self._task = None
 

@@ -871,6 +871,20 @@ def _check_selection(selection: Any, size: int, pool: Pool, name: str) -> None:
         raise StrategyBroke(f"strategy '{name}' returned {problem}")
 
 
+def asks_a_person(config: ExperimentConfig) -> bool:
+    """Whether a labeler in the chain asks at the terminal during the run."""
+    return any(cfg.kind == "terminal" for cfg in labeler_chain(config.labeler))
+
+
+def asks_a_person_in(path: Path) -> bool:
+    """:func:`asks_a_person` for a run directory's config (False if it cannot be read:
+    resume then reports why)."""
+    try:
+        return asks_a_person(load_config(Path(path) / "config.yaml"))
+    except AlcliError:
+        return False
+
+
 def _truth_teller(config: ExperimentConfig) -> str | None:
     """The kind of a labeler in the chain that reveals the data's target (None if none)."""
     for cfg in labeler_chain(config.labeler):
