@@ -150,6 +150,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check a config and its data without running anything."""
     from alcli import engine
     from alcli.config import load_config
+    from alcli.labelers import labeler_chain
 
     with user_errors():
         cfg = load_config(config, set_ or [])
@@ -159,7 +160,9 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
             f"{config}: valid. {data.ids.shape[0]} pool records, {data.y_test.shape[0]} test "
             f"records, {data.X.shape[1]} features, {data.classes.shape[0]} classes; model "
             f"{cfg.model.estimator.rsplit('.', 1)[-1]}, init {cfg.init.method}, strategy "
-            f"{cfg.strategy.summary()}, up to {cfg.stop.max_loops} loops."
+            f"{cfg.strategy.summary()}, labeler "
+            f"{' then '.join(link.kind for link in labeler_chain(cfg.labeler))}, up to "
+            f"{cfg.stop.max_loops} loops."
         )
 
 
