@@ -535,6 +535,11 @@ class FileLabeler(Section):
         description="Offer records an annotator skipped again in later loops (by default a "
         "skipped record leaves the pool).",
     )
+    allow_new_classes: bool = Field(
+        False,
+        description="Accept answers naming a class the data does not have yet: it becomes a "
+        "class of the run from then on (by default such answers are refused).",
+    )
     cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
 
 

@@ -13,13 +13,14 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alcli import __version__
+from alcli.classes import codes_of, with_new_classes
 from alcli.config import ExperimentConfig, freeze, load_config
 from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list, rows_where
 from alcli.errors import (
@@ -74,6 +75,14 @@ class Experiment:
     data: Dataset
     initial: np.ndarray | None  # pool indices of loop 0 for init methods ids and labeled
     labeler: Any  # built here, so that one that refuses the data does so before any write
+    new_classes: tuple = ()  # classes annotators added during the run (allow_new_classes)
+
+    def with_new_classes(self, new: list) -> Experiment:
+        """This experiment with ``new`` classes appended to the data's (codes stay put)."""
+        if not new:
+            return self
+        data = replace(self.data, classes=with_new_classes(self.data.classes, new))
+        return replace(self, data=data, new_classes=(*self.new_classes, *new))
 
 
 @dataclass
@@ -255,13 +264,16 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
         pending = rundir.read_pending()
         if pending is not None and pending[0] != next_loop:
             pending = None  # a kill fell between a loop's checkpoint and clearing its batch
+        experiment = experiment.with_new_classes(list(meta.get("new_classes") or []))
         if labels is not None:
             if pending is None:
                 raise RunDirError(
                     f"{path} is not waiting for labels (status {meta.get('status')}); run "
                     f"`alcli resume {path}` without --labels"
                 )
-            pending = (pending[0], _take_answers(labels, pending[1], experiment))
+            batch_arrays, added = _take_answers(labels, pending[1], experiment)
+            pending = (pending[0], batch_arrays)
+            experiment = experiment.with_new_classes(added)
         rundir.discard_partial()
         loop_runner = Loop(experiment, rundir, on_event)
         last = loop_runner.restore_history()
@@ -281,8 +293,9 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
 
 def _take_answers(
     path: Path, batch_arrays: dict[str, np.ndarray], experiment: Experiment
-) -> dict[str, np.ndarray]:
-    """The saved batch with the answers of ``path`` filled in, every answer checked first.
+) -> tuple[dict[str, np.ndarray], list]:
+    """The saved batch with the answers of ``path`` filled in, every answer checked first,
+    and the classes the answers add (with ``allow_new_classes``).
 
     The answers are credited to the labeler in the chain that hands work to people.
     """
@@ -295,21 +308,28 @@ def _take_answers(
     already = {
         str(ids[k]): int(code) for k, code in enumerate(batch.answers.codes) if code != UNANSWERED
     }
-    given = read_answers(
-        path, [str(i) for i in ids[open_]], data.ids, data.classes, answered=already
-    )
     person = next(
         (cfg for cfg in labeler_chain(config.labeler) if cfg.kind in ("file", "terminal")),
         config.labeler,
     )
+    added: list | None = [] if getattr(person, "allow_new_classes", False) else None
+    given = read_answers(
+        path,
+        [str(i) for i in ids[open_]],
+        data.ids,
+        data.classes,
+        answered=already,
+        new_classes=added,
+    )
+    classes = with_new_classes(data.classes, added or [])
     answers = batch.answers
     for k in np.flatnonzero(open_):
         code = given.get(str(ids[k]))
         if code is not None:
             answers.codes[k] = code
             answers.labeler[k] = person.kind
-            answers.cost[k] = prices(person.cost, np.array([code]), data.classes)[0]
-    return {**batch_arrays, **batch.arrays(answers)}
+            answers.cost[k] = prices(person.cost, np.array([code]), classes)[0]
+    return {**batch_arrays, **batch.arrays(answers)}, added or []
 
 
 class Loop:
@@ -323,6 +343,7 @@ class Loop:
         self.on_event = on_event
         self.pool = Pool(self.data.X, self.data.ids)
         self.labeler = experiment.labeler
+        self.new_classes = list(experiment.new_classes)
         self.chain = labeler_chain(self.config.labeler)
         self.records = RecordSource(self.config.data, self.data)
         self.y_test = self.data.decode(self.data.y_test)  # labels as the scorers see them
@@ -508,10 +529,10 @@ class Loop:
         if hasattr(self.model, "predict_proba"):
             proba = self.model.predict_proba(X)
             best = proba.argmax(axis=1)
-            codes = np.searchsorted(self.data.classes, np.asarray(self.model.classes_)[best])
+            codes = codes_of(self.data.classes, np.asarray(self.model.classes_)[best])
             return codes.astype(np.int64), proba[np.arange(best.shape[0]), best]
         predicted = np.asarray(self.model.predict(X))
-        return np.searchsorted(self.data.classes, predicted).astype(np.int64), None
+        return codes_of(self.data.classes, predicted), None
 
     def save_pending(self, loop: int, batch: Batch, answers: Answers) -> None:
         arrays = {
@@ -520,6 +541,8 @@ class Loop:
         }
         with uninterrupted():
             self.rundir.write_pending(loop, arrays)
+            if self.new_classes:
+                self.rundir.update_meta(new_classes=_plain_list(self.new_classes))
 
     # --- the four steps -------------------------------------------------------------------
 
@@ -706,7 +729,11 @@ class Loop:
             )
             self.history.append(record)
             self.write_metrics_csv()
-            self.rundir.update_meta(last_loop=record["loop"], pending_loop=None)
+            self.rundir.update_meta(
+                last_loop=record["loop"],
+                pending_loop=None,
+                **({"new_classes": _plain_list(self.new_classes)} if self.new_classes else {}),
+            )
             self.rundir.clear_pending()
 
     @property
@@ -962,6 +989,11 @@ def _resolve_ids(wanted: list[str], data: Dataset, source: Path) -> np.ndarray:
             "test set cannot be chosen either."
         )
     return order[slots].astype(np.int64)
+
+
+def _plain_list(values: list) -> list:
+    """Class labels as JSON holds them (numpy integers as ints)."""
+    return [v.item() if hasattr(v, "item") else v for v in values]
 
 
 def _strategy_state(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from alcli.classes import codes_of
+
 
 def evaluate(
     model: Any, X_test: np.ndarray, y_test: np.ndarray, names: list[str], classes: np.ndarray
@@ -71,7 +73,7 @@ class OverAllClasses(ClassifierMixin, BaseEstimator):
         """Probabilities of shape (n, n_classes); 0 for the classes the model never saw."""
         seen = self.model.predict_proba(X)
         proba = np.zeros((seen.shape[0], self.classes.shape[0]))
-        proba[:, np.searchsorted(self.classes, self.model.classes_)] = seen
+        proba[:, codes_of(self.classes, self.model.classes_)] = seen
         return proba
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.dummy import DummyClassifier
 
+from alcli.classes import codes_of
 from alcli.config import ModelConfig
 from alcli.seeding import random_state_for
 
@@ -176,7 +177,7 @@ class Learner:
         """The class code of each of a fitted model's ``classes_``, shape (n_model_classes,)."""
         if self.classes is None:
             return np.asarray(model.classes_).astype(np.int64)
-        return np.searchsorted(self.classes, np.asarray(model.classes_)).astype(np.int64)
+        return codes_of(self.classes, np.asarray(model.classes_))
 
     def fit_many(
         self, jobs: list[tuple[Any, np.ndarray]], members: list[int] | None = None
@@ -215,7 +216,7 @@ class Learner:
         ).astype(np.asarray(model.classes_).dtype)
         if self.classes is None:
             return values.astype(np.int64)
-        return np.searchsorted(self.classes, values).astype(np.int64)
+        return codes_of(self.classes, values)
 
     def embed(self, model: Any, X: Any, indices: np.ndarray) -> np.ndarray:
         """The fitted model's embedding of pool rows ``indices``, shape (n, n_dims).

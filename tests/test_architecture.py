@@ -16,6 +16,7 @@ PURE = [
     PACKAGE / "pool.py",
     PACKAGE / "seeding.py",
     PACKAGE / "initialization.py",
+    PACKAGE / "classes.py",
 ]
 IO_CALLS = {"open", "print", "input"}
 IO_MODULES = {"rich", "typer", "click", "os", "shutil", "pathlib", "csv", "json", "yaml", "joblib"}

@@ -47,6 +47,7 @@ def read_answers(
     pool_ids: Iterable[object],
     classes: np.ndarray,
     answered: Mapping[str, int] | None = None,
+    new_classes: list | None = None,
 ) -> dict[str, int]:
     """The answers in a filled file, checked against the batch waiting for labels.
 
@@ -70,6 +71,10 @@ def read_answers(
         Batch records answered by an earlier file, with their codes: answering them again
         the same way is ignored (a person may pass the same file twice), differently is a
         problem.
+    new_classes : list, optional
+        Given when new classes are allowed: a label that is no class is a new one, appended
+        to this list and coded ``n_classes + its position``. It must be written like the
+        classes (a number when they are numbers).
 
     Returns
     -------
@@ -109,6 +114,8 @@ def read_answers(
         elif not entry.cancelled:
             text = entry.choices[0]
             code = code_of(text)
+            if code is None and new_classes is not None:
+                code = _new_class(text, classes, new_classes)
             if code is None:
                 bad_labels.append(f"{record_id} '{text}'")
         if record_id not in pool:
@@ -420,6 +427,23 @@ def _known_id(record_id: str, pool: set[str]) -> str:
     if record_id not in pool and record_id.startswith("'") and record_id[1:] in pool:
         return record_id[1:]
     return record_id
+
+
+def _new_class(text: str, classes: np.ndarray, new_classes: list) -> int | None:
+    """The code of a new class named ``text`` (added to ``new_classes`` the first time), or
+    None when it cannot be one: empty, or text where the classes are numbers."""
+    label = text.strip().removeprefix("'").strip()
+    if not label:
+        return None
+    if classes.dtype.kind in "iu":
+        if not (_NUMBER.match(label) and float(label).is_integer()):
+            return None
+        value: object = int(float(label))
+    else:
+        value = label
+    if value not in new_classes:
+        new_classes.append(value)
+    return classes.shape[0] + new_classes.index(value)
 
 
 def _class_matcher(classes: np.ndarray):

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from alcli.classes import codes_of
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
 
@@ -127,4 +128,4 @@ def _column_codes(ctx: SelectionContext, n_columns: int) -> np.ndarray:
     model_classes = getattr(ctx.model, "classes_", None)
     if model_classes is None or ctx.classes.shape[0] == 0:
         return np.arange(n_columns)
-    return np.searchsorted(ctx.classes, np.asarray(model_classes))
+    return codes_of(ctx.classes, np.asarray(model_classes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alcli.classes import codes_of
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
 
@@ -133,4 +134,4 @@ def _column_codes(ctx: SelectionContext, n_columns: int) -> np.ndarray:
             "decision_function?); use decision_function_shape: ovr or a model with "
             "predict_proba"
         )
-    return np.searchsorted(ctx.classes, model_classes)
+    return codes_of(ctx.classes, model_classes)

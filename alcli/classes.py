@@ -1,0 +1,28 @@
+"""Class labels to class codes, where the classes of a run need not be sorted: classes named
+by annotators during the run (``allow_new_classes``) are appended, so codes never move."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def codes_of(classes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The code (index into ``classes``) of each label, shape (n,); every label is a class.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n_classes,)
+        Distinct class labels, in code order (sorted, then any added during the run).
+    labels : ndarray of shape (n,)
+    """
+    order = np.argsort(classes, kind="stable")
+    return order[np.searchsorted(classes[order], np.asarray(labels))].astype(np.int64)
+
+
+def with_new_classes(classes: np.ndarray, new: list) -> np.ndarray:
+    """``classes`` with ``new`` labels appended (codes of the old ones unchanged)."""
+    if not new:
+        return classes
+    if classes.dtype.kind in "iu":
+        return np.concatenate([classes, np.asarray(new, dtype=classes.dtype)])
+    return np.concatenate([classes.astype(str), np.asarray([str(v) for v in new])])
