@@ -178,6 +178,7 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
                     "sklearn.ensemble.HistGradientBoostingClassifier with margin)"
                 )
     _check_metrics_fit_the_data(config, data)
+    _check_prices(config, data)
     initial = _initial_indices(config, data) if initial_set else None
     labeler = build_labeler(
         config.labeler, LabelerContext(data.y, data.classes, config.data, config.seed)
@@ -265,16 +266,30 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
         if pending is not None and pending[0] != next_loop:
             pending = None  # a kill fell between a loop's checkpoint and clearing its batch
         experiment = experiment.with_new_classes(list(meta.get("new_classes") or []))
+        if labels is not None and pending is None:
+            status = meta.get("status")
+            hint = (
+                "it has completed"
+                if status == "completed"
+                else f"status {status}; run `alcli resume {path}` without --labels"
+            )
+            raise RunDirError(f"{path} is not waiting for labels ({hint})")
+        if labels is None and pending is not None:
+            # A sheet filled in place and a plain `alcli resume`: take its answers too.
+            labels = _filled_sheet(rundir.pending_path(pending[0]) / "to_label.csv")
+        taken = 0
         if labels is not None:
-            if pending is None:
-                raise RunDirError(
-                    f"{path} is not waiting for labels (status {meta.get('status')}); run "
-                    f"`alcli resume {path}` without --labels"
-                )
-            batch_arrays, added = _take_answers(labels, pending[1], experiment)
+            batch_arrays, added, taken = _take_answers(labels, pending[1], experiment)
             pending = (pending[0], batch_arrays)
             experiment = experiment.with_new_classes(added)
+            # Checked answers are saved before anything else happens: a kill or Ctrl-C from
+            # here on cannot lose them.
+            with uninterrupted():
+                if experiment.new_classes:
+                    rundir.update_meta(new_classes=_plain_list(list(experiment.new_classes)))
+                rundir.write_pending(*pending)
         rundir.discard_partial()
+        rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
         loop_runner = Loop(experiment, rundir, on_event)
         last = loop_runner.restore_history()
         if last is not None and loop_runner.history[-1]["stop_reason"]:
@@ -286,16 +301,34 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
         loop_runner.emit(
             {"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops}
         )
-        return loop_runner.drive(
+        result = loop_runner.drive(
             first_loop=first, restore=True, pending=None if pending is None else pending[1]
         )
+        if labels is not None and result.status == "awaiting_labels":
+            result.message = f"Recorded {plural(taken, 'answer')} from {labels}.\n{result.message}"
+        return result
+
+
+def _filled_sheet(sheet: Path) -> Path | None:
+    """``sheet`` if a person typed labels into it (any label cell not empty), else None."""
+    import csv
+
+    try:
+        with sheet.open(newline="", encoding="utf-8-sig") as handle:
+            return (
+                sheet
+                if any((row.get("label") or "").strip() for row in csv.DictReader(handle))
+                else None
+            )
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None  # not readable as we wrote it: --labels gives the full check
 
 
 def _take_answers(
     path: Path, batch_arrays: dict[str, np.ndarray], experiment: Experiment
-) -> tuple[dict[str, np.ndarray], list]:
+) -> tuple[dict[str, np.ndarray], list, int]:
     """The saved batch with the answers of ``path`` filled in, every answer checked first,
-    and the classes the answers add (with ``allow_new_classes``).
+    the classes the answers add (with ``allow_new_classes``), and how many answers it took.
 
     The answers are credited to the labeler in the chain that hands work to people.
     """
@@ -323,13 +356,15 @@ def _take_answers(
     )
     classes = with_new_classes(data.classes, added or [])
     answers = batch.answers
+    taken = 0
     for k in np.flatnonzero(open_):
         code = given.get(str(ids[k]))
         if code is not None:
             answers.codes[k] = code
             answers.labeler[k] = person.kind
             answers.cost[k] = prices(person.cost, np.array([code]), classes)[0]
-    return {**batch_arrays, **batch.arrays(answers)}, added or []
+            taken += 1
+    return {**batch_arrays, **batch.arrays(answers)}, added or [], taken
 
 
 class Loop:
@@ -419,20 +454,30 @@ class Loop:
 
     def run_loop(self, loop: int) -> dict[str, Any]:
         """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""
-        clock = time.perf_counter()
-        indices, scores, picked_by = self.select(loop)
-        seconds = {"select": time.perf_counter() - clock}
-        batch = Batch(indices, scores, picked_by, Answers.start(self._request(loop, indices)))
-        return self.finish_loop(loop, batch, seconds)
+        while True:
+            clock = time.perf_counter()
+            indices, scores, picked_by = self.select(loop)
+            seconds = {"select": time.perf_counter() - clock}
+            batch = Batch(indices, scores, picked_by, Answers.start(self._request(loop, indices)))
+            record = self.finish_loop(loop, batch, seconds)
+            if record is not None:
+                return record
 
     def resume_batch(self, loop: int, pending: dict[str, np.ndarray]) -> dict[str, Any]:
         """Go on with a loop whose batch waited for labels: the strategy as it was after
         selecting it, the answers given so far, then LABEL the rest."""
         self.strategy.restore(_strategy_state(pending))
-        return self.finish_loop(loop, Batch.from_arrays(pending), {"select": 0.0})
+        record = self.finish_loop(loop, Batch.from_arrays(pending), {"select": 0.0})
+        return self.run_loop(loop) if record is None else record
 
-    def finish_loop(self, loop: int, batch: Batch, seconds: dict[str, float]) -> dict[str, Any]:
-        """LABEL (or wait for labels), TRAIN, INFER, checkpoint."""
+    def finish_loop(
+        self, loop: int, batch: Batch, seconds: dict[str, float]
+    ) -> dict[str, Any] | None:
+        """LABEL (or wait for labels), TRAIN, INFER, checkpoint.
+
+        Returns None when every record of a first batch was skipped: there is nothing to
+        train on, so the loop selects again among the records left.
+        """
         clock = time.perf_counter()
         answers = self.label(loop, batch)
         seconds["label"], clock = _lap(clock)
@@ -441,6 +486,11 @@ class Loop:
             raise AwaitingLabels(loop, answers.message, int((answers.codes == UNANSWERED).sum()))
         indices = batch.indices
         given = answers.codes >= 0
+        if self.pool.n_labeled == 0 and not given.any():
+            self.pool.skip(indices, loop)  # even with reoffer_skipped: pick others now
+            with uninterrupted():
+                self.rundir.clear_pending()
+            return None
         self.pool.add(indices[given], answers.codes[given], loop)
         if not self.chain_reoffers_skipped:
             self.pool.skip(indices[answers.codes == SKIPPED], loop)
@@ -540,9 +590,10 @@ class Loop:
             **{f"strategy.{k}": v for k, v in self.strategy.state().items()},
         }
         with uninterrupted():
-            self.rundir.write_pending(loop, arrays)
+            # run.json first: a batch never holds a class code the run does not know.
             if self.new_classes:
                 self.rundir.update_meta(new_classes=_plain_list(self.new_classes))
+            self.rundir.write_pending(loop, arrays)
 
     # --- the four steps -------------------------------------------------------------------
 
@@ -599,11 +650,30 @@ class Loop:
 
     def _initial_set(self) -> np.ndarray:
         init, seed = self.config.init, self.config.seed
-        if self.initial is not None:
+        skipped = self.pool.skipped.any()  # a first batch every record of which was skipped
+        if self.initial is not None and not skipped:
             return self.initial
+        if self.initial is not None or self.pool.n_unlabeled == 0:
+            raise DataError(
+                f"every record of loop 0 was skipped ({int(self.pool.skipped.sum())} so far), "
+                "so there is nothing to train on; "
+                + (
+                    f"list other ids in {init.path} (init.path)"
+                    if init.method == "ids"
+                    else "label at least one record of the first batch"
+                )
+            )
+        if not skipped:
+            if init.method == "kmeans":
+                return kmeans_init(self.pool.features, init.size, rng_for(seed, "init"))
+            return random_init(self.pool.size, init.size, rng_for(seed, "init"))
+        # Drawn again among the records not skipped.
+        candidates = self.pool.unlabeled_indices()
         if init.method == "kmeans":
-            return kmeans_init(self.pool.features, init.size, rng_for(seed, "init"))
-        return random_init(self.pool.size, init.size, rng_for(seed, "init"))
+            picks = kmeans_init(self.pool.features[candidates], init.size, rng_for(seed, "init"))
+        else:
+            picks = random_init(candidates.shape[0], init.size, rng_for(seed, "init"))
+        return candidates[picks]
 
     def train(self, loop: int) -> None:
         """Fit the evaluated model, and the selection model when the strategy has its own."""
@@ -869,6 +939,13 @@ def _initial_indices(config: ExperimentConfig, data: Dataset) -> np.ndarray | No
             f"stop.budget ({budget}) is below the initial set ({initial.size} records from "
             f"init.method {init.method}); raise the budget"
         )
+    price = max_price(config.labeler)
+    if config.stop.budget_cost is not None and initial.size * price > config.stop.budget_cost:
+        raise DataError(
+            f"stop.budget_cost ({config.stop.budget_cost}) is below what the initial set can "
+            f"cost ({initial.size} records from init.method {init.method} at up to {price} "
+            "each); raise the budget"
+        )
     return initial
 
 
@@ -910,6 +987,22 @@ def asks_a_person_in(path: Path) -> bool:
         return asks_a_person(load_config(Path(path) / "config.yaml"))
     except AlcliError:
         return False
+
+
+def _check_prices(config: ExperimentConfig, data: Dataset) -> None:
+    """Every class a price names is a class of the data (a typo would price nothing, yet
+    cut loops under stop.budget_cost)."""
+    known = {str(c) for c in data.classes.tolist()}
+    for cfg in labeler_chain(config.labeler):
+        if getattr(cfg, "allow_new_classes", False):
+            continue
+        unknown = [str(k) for k in cfg.cost.per_class if str(k) not in known]
+        if unknown:
+            raise DataError(
+                f"labeler.cost.per_class ({cfg.kind}): {preview(unknown)} "
+                f"{agree(len(unknown), 'is not a class', 'are not classes')} of the data; the "
+                f"classes are {', '.join(sorted(known))}. Price classes by their labels"
+            )
 
 
 def _truth_teller(config: ExperimentConfig) -> str | None:
@@ -1005,7 +1098,8 @@ def _extra_cell(record: dict[str, Any], key: str) -> str:
     value = record.get(key)
     if value is None:
         return ""
-    return repr(float(value)) if key == "cost" else str(value)
+    # Rounded so sums of prices read as they are (3.03, not 3.0299999999999994).
+    return repr(round(float(value), 9)) if key == "cost" else str(value)
 
 
 def _lap(since: float) -> tuple[float, float]:

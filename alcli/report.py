@@ -154,7 +154,10 @@ def _caption(summary: dict[str, Any]) -> str:
     if "cost" in summary:
         parts.append(f"cost {summary['cost']:.2f}")
     if "label_errors" in summary:
-        parts.append(f"{summary['label_errors']} wrong labels ({summary['label_error_rate']:.1%})")
+        parts.append(
+            f"{summary['label_errors']} wrong labels "
+            f"({summary['label_error_rate']:.1%} of all labels)"
+        )
     if summary.get("n_skipped"):
         parts.append(f"{summary['n_skipped']} skipped")
     if "labels_to_target" in summary:

@@ -253,7 +253,7 @@ class RunDir:
 
     def discard_partial(self) -> None:
         """Remove what a killed process left half-written (temporary files and folders)."""
-        for folder in (self.path, self.path / "loops"):
+        for folder in (self.path, self.path / "loops", *self.path.glob("pending/loop-*")):
             for leftover in folder.glob(f"{_TMP_PREFIX}*"):
                 if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
@@ -270,6 +270,7 @@ class RunDir:
         folder = self.pending_path(loop)
         folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
+        arrays = {k: v for k, v in arrays.items() if k != "schema_version"}  # read back, resaved
         np.savez(buffer, schema_version=np.int64(SCHEMA_VERSION), **arrays)
         write_atomic(folder / "batch.npz", buffer.getvalue())
 
@@ -291,9 +292,17 @@ class RunDir:
                 return int(folder.name.removeprefix("loop-")), arrays
         return None
 
-    def clear_pending(self) -> None:
-        """Remove every pending batch (its loop is complete, or was never saved)."""
-        shutil.rmtree(self.path / "pending", ignore_errors=True)
+    def clear_pending(self, keep: int | None = None) -> None:
+        """Remove the pending batches (their loops are complete, or were never saved), all
+        but loop ``keep``'s if given."""
+        if keep is None:
+            shutil.rmtree(self.path / "pending", ignore_errors=True)
+            return
+        for folder in self.path.glob("pending/loop-*"):
+            if folder != self.pending_path(keep):
+                shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # only when nothing is left in it
+            (self.path / "pending").rmdir()
 
     def write_loop(
         self,

@@ -197,6 +197,12 @@ CASES = [
         r"strategy\.model.*Ridge is not a classifier",
     ),
     Case(
+        "a price for a class the data does not have",
+        IRIS + "labeler: {kind: oracle, cost: {per_label: 1, per_class: {7: 3}}}\n",
+        r"labeler\.cost\.per_class \(oracle\): 7 is not a class of the data; the classes are "
+        r"0, 1, 2",
+    ),
+    Case(
         "unknown dataset",
         "data: {source: sklearn:digit}\n",
         r"data\.source \(line 1\): Unknown dataset 'sklearn:digit' \(did you mean "

@@ -129,9 +129,7 @@ def test_budget_cost_cuts_the_last_loops_and_stops_within_the_budget(
     cli, write_config, tmp_path, labeler, budget, worst
 ):
     labeler = chain_prices(tmp_path) if labeler == "chain" else labeler
-    config = write_config(
-        {"labeler": labeler, "stop": {"max_loops": 40, "budget_cost": budget}}
-    )
+    config = write_config({"labeler": labeler, "stop": {"max_loops": 40, "budget_cost": budget}})
     run_dir = run_ok(cli, config, tmp_path / "run")
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["stop_reason"] == "budget_cost", meta

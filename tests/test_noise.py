@@ -50,7 +50,7 @@ def test_each_loop_counts_its_wrong_labels_and_the_report_sums_them(cli, write_c
     table = cli("report", run_dir)
     assert table.exit_code == 0, table.output
     text = " ".join(table.output.split())  # the caption wraps at the table's width
-    assert f"{total} wrong labels ({summary['label_error_rate']:.1%})" in text, text
+    assert f"{total} wrong labels ({summary['label_error_rate']:.1%} of all labels)" in text, text
 
 
 def test_a_confusion_matrix_makes_exactly_its_mistakes(cli, write_config, tmp_path):

@@ -112,3 +112,70 @@ def test_an_annotator_can_add_a_class_when_allowed(cli, tmp_path):
 def read_csv_bom(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
+
+
+def spreadsheet_run(cli, tmp_path: Path, *sets: str) -> Path:
+    run_dir = tmp_path / "run"
+    config = EXAMPLES / "labeler-spreadsheet.yaml"
+    result = cli("run", config, "--run-dir", run_dir, "--quiet", *sets)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def fill_sheet(sheet: Path, label_of) -> None:
+    """Type labels into to_label.csv in place, as a person in a spreadsheet would."""
+    rows = read_csv_bom(sheet)
+    for row in rows:
+        row["label"] = label_of(row["id"])
+    with sheet.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_sheet_filled_in_place_is_read_by_a_plain_resume(cli, tmp_path):
+    run_dir = spreadsheet_run(cli, tmp_path, "--set", "stop.max_loops=1")
+    labels = truth()
+    fill_sheet(run_dir / "pending" / "loop-0000" / "to_label.csv", labels.get)
+    result = cli("resume", run_dir, "--quiet")  # no --labels
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "loops" / "0000" / "labels.csv").exists()
+    assert json.loads((run_dir / "run.json").read_text())["pending_loop"] == 1
+
+
+def test_checked_answers_survive_a_failure_before_the_loop_completes(cli, tmp_path, monkeypatch):
+    from alcli.rundir import RunDir
+
+    run_dir = spreadsheet_run(
+        cli,
+        tmp_path,
+        "--set",
+        "stop.max_loops=1",
+        "--set",
+        "model.estimator=tests.flaky_model:FailsAfter",
+    )
+    sheet = run_dir / "pending" / "loop-0000" / "to_label.csv"
+    fill_sheet(sheet, truth().get)
+    monkeypatch.setenv("ALCLI_TEST_FAIL_ABOVE", "0")  # TRAIN breaks after the answers are in
+    assert cli("resume", run_dir, "--labels", sheet, "--quiet").exit_code == 1
+    loop, batch = RunDir.open(run_dir).read_pending()
+    assert loop == 0 and (batch["codes"] >= 0).all()  # every answer was saved first
+    monkeypatch.delenv("ALCLI_TEST_FAIL_ABOVE")
+    assert cli("resume", run_dir, "--quiet").exit_code == 0
+    assert len(read_csv(run_dir / "loops" / "0000" / "labels.csv")) == 6
+
+
+def test_a_first_batch_skipped_entirely_is_replaced_by_another(cli, tmp_path):
+    run_dir = spreadsheet_run(cli, tmp_path, "--set", "stop.max_loops=1")
+    first = run_dir / "pending" / "loop-0000" / "to_label.csv"
+    skipped = {row["id"] for row in read_csv_bom(first)}
+    fill_sheet(first, lambda _: "skip")
+    result = cli("resume", run_dir, "--labels", first, "--quiet")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "awaiting_labels" and meta["pending_loop"] == 0
+    offered = {row["id"] for row in read_csv_bom(first)}
+    assert offered and not offered & skipped  # a new first batch, without the skipped records
+    fill_sheet(first, truth().get)
+    assert cli("resume", run_dir, "--labels", first, "--quiet").exit_code == 0
+    assert (run_dir / "loops" / "0000" / "labels.csv").exists()

@@ -133,8 +133,9 @@ class FileLabeler(Labeler):
             f"   {command}\n"
             "   With only some records answered, the run keeps them and waits for the rest.\n"
             "Label Studio: create a project with this labeling config, import tasks.json,\n"
-            "label (its Skip button means skip), export as JSON, JSON-MIN or CSV, and pass\n"
-            "the export to --labels:\n"
+            "label, export as JSON, JSON-MIN or CSV, and pass the export to --labels. Its Skip\n"
+            "button counts as skip in the JSON export only (JSON-MIN and CSV leave skipped\n"
+            "tasks out): export JSON when you skip. The labeling config:\n"
             "<View>\n"
             '  <Text name="record" value="$alcli_record"/>\n'
             '  <Choices name="label" toName="record" choice="single" showInline="true">\n'
