@@ -86,3 +86,15 @@ def checkpointed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as npz:
         return {key: npz[key] for key in npz.files}
+
+
+def run_into(cli, config: Path, run_dir: Path) -> Path:
+    """``alcli run CONFIG --run-dir RUN_DIR --quiet``, which must succeed; returns RUN_DIR."""
+    result = cli("run", config, "--run-dir", run_dir, "--quiet")
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def loop_dirs(run_dir: Path) -> list[Path]:
+    """A run's loop folders, in order."""
+    return sorted((run_dir / "loops").iterdir())

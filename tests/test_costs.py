@@ -12,7 +12,7 @@ import yaml
 
 from alcli.config import DataConfig
 from alcli.data import load_dataset
-from tests.conftest import TINY, merge, read_csv, write_csv
+from tests.conftest import TINY, loop_dirs, merge, read_csv, run_into, write_csv
 from tests.test_file_labeler import file_run_config, labeled_rows, status, waiting_ids
 from tests.test_labelers_simulated import trained
 
@@ -49,16 +49,6 @@ def price(row: dict[str, str]) -> float:
     return by_labeler[labeler].get(row["label"], per_label[labeler])
 
 
-def run_ok(cli, config: Path, run_dir: Path) -> Path:
-    result = cli("run", config, "--run-dir", run_dir, "--quiet")
-    assert result.exit_code == 0, result.output
-    return run_dir
-
-
-def loop_dirs(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "loops").iterdir())
-
-
 def report_json(cli, run_dir: Path) -> dict:
     result = cli("report", run_dir, "--format", "json")
     assert result.exit_code == 0, result.output
@@ -90,7 +80,7 @@ def assert_loops_charge_their_labels(run_dir: Path) -> float:
 def test_oracle_prices_each_label_by_its_class_and_the_report_adds_them_up(
     cli, write_config, tmp_path
 ):
-    run_dir = run_ok(cli, write_config({"labeler": ORACLE_PRICES}), tmp_path / "run")
+    run_dir = run_into(cli, write_config({"labeler": ORACLE_PRICES}), tmp_path / "run")
     assert "cost" in read_csv(loop_dirs(run_dir)[0] / "labels.csv")[0]
     total = assert_loops_charge_their_labels(run_dir)
     labels = [r for d in loop_dirs(run_dir) for r in read_csv(d / "labels.csv")]
@@ -112,7 +102,7 @@ def test_oracle_prices_each_label_by_its_class_and_the_report_adds_them_up(
 
 
 def test_each_record_is_priced_by_who_answered_it(cli, write_config, tmp_path):
-    run_dir = run_ok(cli, write_config({"labeler": chain_prices(tmp_path)}), tmp_path / "run")
+    run_dir = run_into(cli, write_config({"labeler": chain_prices(tmp_path)}), tmp_path / "run")
     labels = [r for d in loop_dirs(run_dir) for r in read_csv(d / "labels.csv")]
     pairs = {(r["labeler"], r["label"]) for r in labels}
     assert {labeler for labeler, _ in pairs} == {"model", "noisy_oracle"}
@@ -130,7 +120,7 @@ def test_budget_cost_cuts_the_last_loops_and_stops_within_the_budget(
 ):
     labeler = chain_prices(tmp_path) if labeler == "chain" else labeler
     config = write_config({"labeler": labeler, "stop": {"max_loops": 40, "budget_cost": budget}})
-    run_dir = run_ok(cli, config, tmp_path / "run")
+    run_dir = run_into(cli, config, tmp_path / "run")
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["stop_reason"] == "budget_cost", meta
     total = assert_loops_charge_their_labels(run_dir)
@@ -160,7 +150,7 @@ def test_budget_cost_resumed_after_a_failure_spends_as_the_run_left_alone(
         "stop": {"max_loops": 40, "budget_cost": 83.0},
     }
     config = write_config(changes)
-    straight = run_ok(cli, config, tmp_path / "straight")
+    straight = run_into(cli, config, tmp_path / "straight")
     monkeypatch.setenv("ALCLI_TEST_FAIL_ABOVE", "22")  # loop 3 fails (25 records)
     failed = cli("run", config, "--run-dir", tmp_path / "run", "--quiet")
     assert failed.exit_code == 1, failed.output
@@ -228,7 +218,7 @@ def test_a_budget_below_an_initial_id_list_is_refused(cli, write_config, tmp_pat
 
 
 def test_without_prices_there_is_no_cost_anywhere(cli, write_config, tmp_path):
-    run_dir = run_ok(cli, write_config(), tmp_path / "run")
+    run_dir = run_into(cli, write_config(), tmp_path / "run")
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "cost" not in header
     for folder in loop_dirs(run_dir):

@@ -8,17 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import read_csv
-
-
-def run_ok(cli, config: Path, run_dir: Path) -> Path:
-    result = cli("run", config, "--run-dir", run_dir, "--quiet")
-    assert result.exit_code == 0, result.output
-    return run_dir
-
-
-def loop_dirs(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "loops").iterdir())
+from tests.conftest import loop_dirs, read_csv, run_into
 
 
 def loop_labels(run_dir: Path) -> list[list[dict[str, str]]]:
@@ -33,7 +23,7 @@ def report_json(cli, run_dir: Path) -> dict:
 
 def test_each_loop_counts_its_wrong_labels_and_the_report_sums_them(cli, write_config, tmp_path):
     config = write_config({"labeler": {"kind": "noisy_oracle", "flip_rate": 0.3}})
-    run_dir = run_ok(cli, config, tmp_path / "run")
+    run_dir = run_into(cli, config, tmp_path / "run")
     metrics = read_csv(run_dir / "metrics.csv")
     total = 0
     for row, labels in zip(metrics, loop_labels(run_dir), strict=True):
@@ -56,7 +46,7 @@ def test_each_loop_counts_its_wrong_labels_and_the_report_sums_them(cli, write_c
 def test_a_confusion_matrix_makes_exactly_its_mistakes(cli, write_config, tmp_path):
     """Every record of class 0 is answered 1, every other record right."""
     labeler = {"kind": "noisy_oracle", "confusion": {0: {1: 1.0}}}
-    run_dir = run_ok(cli, write_config({"labeler": labeler}), tmp_path / "run")
+    run_dir = run_into(cli, write_config({"labeler": labeler}), tmp_path / "run")
     rows = [r for loop in loop_labels(run_dir) for r in loop]
     assert any(r["true_label"] == "0" for r in rows)
     for r in rows:
@@ -66,9 +56,9 @@ def test_a_confusion_matrix_makes_exactly_its_mistakes(cli, write_config, tmp_pa
 
 
 def test_without_noise_it_is_the_oracles_run(cli, write_config, tmp_path):
-    oracle = run_ok(cli, write_config(), tmp_path / "oracle")
+    oracle = run_into(cli, write_config(), tmp_path / "oracle")
     config = write_config({"labeler": {"kind": "noisy_oracle", "flip_rate": 0}}, name="n.yaml")
-    exact = run_ok(cli, config, tmp_path / "exact")
+    exact = run_into(cli, config, tmp_path / "exact")
     assert [d.name for d in loop_dirs(exact)] == [d.name for d in loop_dirs(oracle)]
     for ours, theirs in zip(loop_dirs(exact), loop_dirs(oracle), strict=True):
         assert (ours / "selected.csv").read_bytes() == (theirs / "selected.csv").read_bytes()
@@ -97,7 +87,7 @@ def test_the_mistakes_are_the_same_after_a_resume(cli, write_config, tmp_path, m
             "labeler": {"kind": "noisy_oracle", "flip_rate": 0.4},
         }
     )
-    straight = run_ok(cli, config, tmp_path / "straight")
+    straight = run_into(cli, config, tmp_path / "straight")
     monkeypatch.setenv("ALCLI_TEST_FAIL_ABOVE", "16")  # loop 2 fails (20 records)
     failed = cli("run", config, "--run-dir", tmp_path / "run", "--quiet")
     assert failed.exit_code == 1, failed.output
