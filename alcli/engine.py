@@ -467,6 +467,10 @@ class Loop:
         """Go on with a loop whose batch waited for labels: the strategy as it was after
         selecting it, the answers given so far, then LABEL the rest."""
         self.strategy.restore(_strategy_state(pending))
+        # Records of a first batch skipped entirely, before this batch was drawn.
+        skipped = pending.get("pool.skipped", np.empty(0, dtype=np.int64))
+        fresh = skipped[~self.pool.skipped[skipped]]
+        self.pool.skip(fresh, loop)
         record = self.finish_loop(loop, Batch.from_arrays(pending), {"select": 0.0})
         return self.run_loop(loop) if record is None else record
 
@@ -587,6 +591,7 @@ class Loop:
     def save_pending(self, loop: int, batch: Batch, answers: Answers) -> None:
         arrays = {
             **batch.arrays(answers),
+            "pool.skipped": self.pool.state()["skipped"],
             **{f"strategy.{k}": v for k, v in self.strategy.state().items()},
         }
         with uninterrupted():

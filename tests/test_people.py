@@ -179,3 +179,7 @@ def test_a_first_batch_skipped_entirely_is_replaced_by_another(cli, tmp_path):
     fill_sheet(first, truth().get)
     assert cli("resume", run_dir, "--labels", first, "--quiet").exit_code == 0
     assert (run_dir / "loops" / "0000" / "labels.csv").exists()
+    import numpy as np
+
+    with np.load(run_dir / "loops" / "0000" / "state.npz") as state:
+        assert len(state["skipped"]) == len(skipped)  # still out of the pool, after a resume
