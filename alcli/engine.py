@@ -104,6 +104,54 @@ class AwaitingLabels(Exception):
         self.loop, self.message, self.n_open = loop, message, n_open
 
 
+@dataclass(frozen=True)
+class Carried:
+    """Skips of first batches skipped entirely (nothing to train on, so another batch was
+    drawn): they count with the loop that finally gets labels."""
+
+    indices: np.ndarray
+    labeler: np.ndarray
+    cost: np.ndarray
+
+    @classmethod
+    def none(cls) -> Carried:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=object), np.empty(0))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Carried:
+        if "carried.indices" not in arrays:
+            return cls.none()
+        return cls(
+            arrays["carried.indices"].astype(np.int64),
+            arrays["carried.labeler"].astype(object),
+            arrays["carried.cost"].astype(np.float64),
+        )
+
+    def plus(self, indices: np.ndarray, labeler: np.ndarray, cost: np.ndarray) -> Carried:
+        return Carried(
+            np.concatenate([self.indices, indices]),
+            np.concatenate([self.labeler, labeler]),
+            np.concatenate([self.cost, cost]),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if not self.size:
+            return {}
+        return {
+            "carried.indices": self.indices,
+            "carried.labeler": self.labeler.astype(str),
+            "carried.cost": self.cost,
+        }
+
+    @property
+    def size(self) -> int:
+        return int(self.indices.shape[0])
+
+    @property
+    def cost_sum(self) -> float:
+        return float(self.cost.sum())
+
+
 @dataclass
 class Batch:
     """A loop's selected records and the answers given for them so far."""
@@ -126,6 +174,15 @@ class Batch:
         if answers.truth is not None:
             arrays["truth"] = answers.truth
         return arrays
+
+    @classmethod
+    def empty(cls) -> Batch:
+        return cls(
+            np.empty(0, dtype=np.int64),
+            np.empty(0),
+            np.empty(0, dtype=object),
+            Answers(np.empty(0, dtype=np.int64), np.empty(0, dtype=object), np.empty(0)),
+        )
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Batch:
@@ -274,14 +331,22 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
                 else f"status {status}; run `alcli resume {path}` without --labels"
             )
             raise RunDirError(f"{path} is not waiting for labels ({hint})")
-        if labels is None and pending is not None:
-            # A sheet filled in place and a plain `alcli resume`: take its answers too.
-            labels = _filled_sheet(rundir.pending_path(pending[0]) / "to_label.csv")
+        sources = [] if labels is None else [(Path(labels), False)]
+        if pending is not None:
+            # Answers typed into the run's own to_label.csv count too, with or without
+            # --labels (what was recorded before wins over an old copy of the sheet).
+            sheet = rundir.pending_path(pending[0]) / "to_label.csv"
+            if sheet.exists() and not any(_same_file(sheet, path) for path, _ in sources):
+                sources.append((sheet, True))
         taken = 0
-        if labels is not None:
-            batch_arrays, added, taken = _take_answers(labels, pending[1], experiment)
+        for source, own_sheet in sources:
+            batch_arrays, added, n = _take_answers(
+                source, pending[1], experiment, earlier_wins=own_sheet
+            )
             pending = (pending[0], batch_arrays)
             experiment = experiment.with_new_classes(added)
+            taken += n
+        if taken:
             # Checked answers are saved before anything else happens: a kill or Ctrl-C from
             # here on cannot lose them.
             with uninterrupted():
@@ -304,28 +369,24 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
         result = loop_runner.drive(
             first_loop=first, restore=True, pending=None if pending is None else pending[1]
         )
-        if labels is not None and result.status == "awaiting_labels":
-            result.message = f"Recorded {plural(taken, 'answer')} from {labels}.\n{result.message}"
+        if (labels is not None or taken) and result.status == "awaiting_labels":
+            files = " and ".join(str(path) for path, _ in sources)
+            result.message = f"Recorded {plural(taken, 'answer')} from {files}.\n{result.message}"
         return result
 
 
-def _filled_sheet(sheet: Path) -> Path | None:
-    """``sheet`` if a person typed labels into it (any label cell not empty), else None."""
-    import csv
-
+def _same_file(a: Path, b: Path) -> bool:
     try:
-        with sheet.open(newline="", encoding="utf-8-sig") as handle:
-            return (
-                sheet
-                if any((row.get("label") or "").strip() for row in csv.DictReader(handle))
-                else None
-            )
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None  # not readable as we wrote it: --labels gives the full check
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _take_answers(
-    path: Path, batch_arrays: dict[str, np.ndarray], experiment: Experiment
+    path: Path,
+    batch_arrays: dict[str, np.ndarray],
+    experiment: Experiment,
+    earlier_wins: bool = False,
 ) -> tuple[dict[str, np.ndarray], list, int]:
     """The saved batch with the answers of ``path`` filled in, every answer checked first,
     the classes the answers add (with ``allow_new_classes``), and how many answers it took.
@@ -353,6 +414,7 @@ def _take_answers(
         data.classes,
         answered=already,
         new_classes=added,
+        earlier_wins=earlier_wins,
     )
     classes = with_new_classes(data.classes, added or [])
     answers = batch.answers
@@ -379,6 +441,8 @@ class Loop:
         self.pool = Pool(self.data.X, self.data.ids)
         self.labeler = experiment.labeler
         self.new_classes = list(experiment.new_classes)
+        # Answers to first batches skipped entirely: counted with the loop that follows.
+        self.carried = Carried.none()
         self.chain = labeler_chain(self.config.labeler)
         self.records = RecordSource(self.config.data, self.data)
         self.y_test = self.data.decode(self.data.y_test)  # labels as the scorers see them
@@ -471,6 +535,7 @@ class Loop:
         skipped = pending.get("pool.skipped", np.empty(0, dtype=np.int64))
         fresh = skipped[~self.pool.skipped[skipped]]
         self.pool.skip(fresh, loop)
+        self.carried = Carried.from_arrays(pending)
         record = self.finish_loop(loop, Batch.from_arrays(pending), {"select": 0.0})
         return self.run_loop(loop) if record is None else record
 
@@ -491,9 +556,14 @@ class Loop:
         indices = batch.indices
         given = answers.codes >= 0
         if self.pool.n_labeled == 0 and not given.any():
-            self.pool.skip(indices, loop)  # even with reoffer_skipped: pick others now
+            # Nothing to train on: pick others now (even with reoffer_skipped), and keep
+            # these skips, saved with an empty batch, until a first batch gets labels.
+            self.pool.skip(indices, loop)
+            self.carried = self.carried.plus(indices, answers.labeler, answers.cost)
             with uninterrupted():
-                self.rundir.clear_pending()
+                self.rundir.remove_handoff(loop)
+                empty = Batch.empty()
+                self.save_pending(loop, empty, empty.answers)
             return None
         self.pool.add(indices[given], answers.codes[given], loop)
         if not self.chain_reoffers_skipped:
@@ -505,7 +575,7 @@ class Loop:
         metrics = evaluate(
             self.model, self.data.X_test, self.y_test, self.config.metrics, self.data.classes
         )
-        spent = self.spent + float(answers.cost.sum())
+        spent = self.spent + float(answers.cost.sum()) + self.carried.cost_sum
         reason = self._stop_reason(loop, metrics, spent)
         n_predictions = 0 if reason else self.infer()
         seconds["infer"], clock = _lap(clock)
@@ -517,8 +587,8 @@ class Loop:
             "loop_size": int(indices.shape[0]),
             "strategy": "+".join(dict.fromkeys(picked_by.tolist())) or self._strategy_name(loop),
             "metrics": metrics,
-            "n_skipped": int((answers.codes == SKIPPED).sum()),
-            "cost": float(answers.cost.sum()),
+            "n_skipped": int((answers.codes == SKIPPED).sum()) + self.carried.size,
+            "cost": float(answers.cost.sum()) + self.carried.cost_sum,
             "label_errors": None
             if answers.truth is None
             else int(((answers.truth >= 0) & given & (answers.truth != answers.codes)).sum()),
@@ -591,6 +661,7 @@ class Loop:
     def save_pending(self, loop: int, batch: Batch, answers: Answers) -> None:
         arrays = {
             **batch.arrays(answers),
+            **self.carried.arrays(),
             "pool.skipped": self.pool.state()["skipped"],
             **{f"strategy.{k}": v for k, v in self.strategy.state().items()},
         }
@@ -782,9 +853,15 @@ class Loop:
             "metrics.json": json.dumps(record, indent=2) + "\n",
         }
         skipped = np.flatnonzero(answers.codes == SKIPPED)
-        if skipped.size:
+        carried = self.carried
+        if skipped.size or carried.size:
             files["skipped.csv"] = csv_text(
-                ["id", "labeler"], [[ids[k], answers.labeler[k]] for k in skipped]
+                ["id", "labeler"],
+                [
+                    [i, by]
+                    for i, by in zip(self.pool.ids[carried.indices], carried.labeler, strict=True)
+                ]
+                + [[ids[k], answers.labeler[k]] for k in skipped],
             )
         keep = self.config.output.keep_models
         # "last" means the final loop's model: written once, when the run stops, so a
@@ -804,6 +881,7 @@ class Loop:
             )
             self.history.append(record)
             self.write_metrics_csv()
+            self.carried = Carried.none()
             self.rundir.update_meta(
                 last_loop=record["loop"],
                 pending_loop=None,

@@ -292,6 +292,13 @@ class RunDir:
                 return int(folder.name.removeprefix("loop-")), arrays
         return None
 
+    def remove_handoff(self, loop: int) -> None:
+        """Remove what a labeler handed out for ``loop`` (to_label.csv, ...), keeping the
+        saved batch: the batch is being replaced."""
+        for item in self.pending_path(loop).glob("*"):
+            if item.name != "batch.npz" and item.is_file():
+                item.unlink(missing_ok=True)
+
     def clear_pending(self, keep: int | None = None) -> None:
         """Remove the pending batches (their loops are complete, or were never saved), all
         but loop ``keep``'s if given."""

@@ -183,3 +183,57 @@ def test_a_first_batch_skipped_entirely_is_replaced_by_another(cli, tmp_path):
 
     with np.load(run_dir / "loops" / "0000" / "state.npz") as state:
         assert len(state["skipped"]) == len(skipped)  # still out of the pool, after a resume
+    # The skips count with loop 0: in skipped.csv, n_skipped and the cost (0.5 each).
+    assert {row["id"] for row in read_csv(run_dir / "loops" / "0000" / "skipped.csv")} == skipped
+    (row,) = read_csv(run_dir / "metrics.csv")
+    assert int(row["n_skipped"]) == 6 and float(row["cost"]) == 0.5 * 12
+
+
+def test_skips_of_a_first_batch_are_saved_before_another_is_drawn(cli, tmp_path):
+    from alcli.rundir import RunDir
+
+    run_dir = spreadsheet_run(cli, tmp_path, "--set", "stop.max_loops=1")
+    first = run_dir / "pending" / "loop-0000" / "to_label.csv"
+    skipped = {row["id"] for row in read_csv_bom(first)}
+    fill_sheet(first, lambda _: "skip")
+    assert cli("resume", run_dir, "--quiet").exit_code == 0  # the sheet filled in place
+    _, batch = RunDir.open(run_dir).read_pending()
+    ids = {str(i) for i in ids_of(run_dir, batch["carried.indices"])}
+    assert ids == skipped and len(batch["pool.skipped"]) == 6
+
+
+def ids_of(run_dir: Path, indices) -> list[str]:
+    """The record ids of pool indices."""
+    from alcli.config import load_config
+    from alcli.data import load_dataset
+
+    config = load_config(run_dir / "config.yaml")
+    return load_dataset(config.data, config.seed).ids[indices].tolist()
+
+
+def test_answers_typed_in_place_and_another_file_are_both_kept(cli, tmp_path):
+    run_dir = spreadsheet_run(cli, tmp_path, "--set", "stop.max_loops=1")
+    sheet = run_dir / "pending" / "loop-0000" / "to_label.csv"
+    labels = truth()
+    ids = [row["id"] for row in read_csv_bom(sheet)]
+    fill_sheet(sheet, lambda i: labels[i] if i != ids[0] else "")  # all but the first in place
+    other = tmp_path / "first.csv"
+    other.write_text(f"id;label\r\n{ids[0]};{labels[ids[0]]}\r\n", encoding="utf-8-sig")
+    result = cli("resume", run_dir, "--labels", other, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert len(read_csv(run_dir / "loops" / "0000" / "labels.csv")) == 6
+
+
+def test_a_sheet_resaved_with_semicolons_is_read_by_a_plain_resume(cli, tmp_path):
+    run_dir = spreadsheet_run(cli, tmp_path, "--set", "stop.max_loops=1")
+    sheet = run_dir / "pending" / "loop-0000" / "to_label.csv"
+    labels = truth()
+    rows = read_csv_bom(sheet)
+    with sheet.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(list(rows[0]))
+        for row in rows:
+            row["label"] = labels[row["id"]]
+            writer.writerow([value.replace(".", ",") for value in row.values()])
+    assert cli("resume", run_dir, "--quiet").exit_code == 0
+    assert len(read_csv(run_dir / "loops" / "0000" / "labels.csv")) == 6

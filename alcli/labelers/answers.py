@@ -48,6 +48,7 @@ def read_answers(
     classes: np.ndarray,
     answered: Mapping[str, int] | None = None,
     new_classes: list | None = None,
+    earlier_wins: bool = False,
 ) -> dict[str, int]:
     """The answers in a filled file, checked against the batch waiting for labels.
 
@@ -75,6 +76,9 @@ def read_answers(
         Given when new classes are allowed: a label that is no class is a new one, appended
         to this list and coded ``n_classes + its position``. It must be written like the
         classes (a number when they are numbers).
+    earlier_wins : bool
+        An answer that differs from one already recorded is ignored instead of refused (the
+        run's own to_label.csv, read without --labels: what was recorded stays).
 
     Returns
     -------
@@ -122,7 +126,7 @@ def read_answers(
             unknown.append(record_id)
             continue
         if record_id in earlier:
-            if code is not None and code != earlier[record_id]:
+            if code is not None and code != earlier[record_id] and not earlier_wins:
                 changed.append(record_id)
             continue
         if record_id not in pending:
@@ -167,7 +171,13 @@ def read_answers(
         shown = ", ".join(str(c) for c in classes.tolist())
         problems.append(
             f"{plural(len(bad_labels), 'label')} {agree(len(bad_labels), 'is', 'are')} not one of "
-            f"the classes: {preview(bad_labels)}. The classes are: {shown}. Write one of them, or "
+            f"the classes: {preview(bad_labels)}. The classes are: {shown}"
+            + (
+                " (new classes must be numbers too, as these are)"
+                if new_classes is not None and classes.dtype.kind in "iu"
+                else ""
+            )
+            + ". Write one of them, or "
             f"'{SKIP_WORD}' to leave the record out (an empty cell: answer it later)"
         )
     if multiple:
@@ -441,9 +451,12 @@ def _new_class(text: str, classes: np.ndarray, new_classes: list) -> int | None:
         value: object = int(float(label))
     else:
         value = label
-    if value not in new_classes:
-        new_classes.append(value)
-    return classes.shape[0] + new_classes.index(value)
+    # One new class per name, whatever its case ("Merlot" and "merlot"), as known classes match.
+    for k, known in enumerate(new_classes):
+        if str(known).casefold() == str(value).casefold():
+            return classes.shape[0] + k
+    new_classes.append(value)
+    return classes.shape[0] + len(new_classes) - 1
 
 
 def _class_matcher(classes: np.ndarray):
