@@ -25,7 +25,7 @@ class ClusterMarginParams(BaseModel):
     space: distances.Space = Field("features", description=distances.SPACE_DESCRIPTION)
 
 
-class ClusterMargin(Strategy):
+class ClusterMargin(distances.MeasuresInSpace, Strategy):
     """Takes the ``candidates_factor x n`` candidates with the smallest margin, clusters them
     into n clusters, then goes round-robin over the clusters, smallest first, taking each
     one's most uncertain record not yet taken, until n are picked. A pick's score is its
@@ -50,17 +50,6 @@ class ClusterMargin(Strategy):
     needs_proba = True
     accepts_decision = True
     Params = ClusterMarginParams
-
-    @property
-    def accepts_nan(self) -> bool:  # type: ignore[override]
-        # Distances between raw features with gaps mean nothing; the model's embedding
-        # (a Pipeline that imputes, say) has none.
-        return self.params.space == "model"
-
-    def check_model(self, estimator: Any) -> str | None:
-        return super().check_model(estimator) or distances.space_problem(
-            self.name, self.params.space, estimator
-        )
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         n_candidates = ctx.candidates.shape[0]

@@ -349,25 +349,30 @@ class LabeledDistances:
             self.min_sq, self.folded = None, 0
 
 
-class DistanceToLabeledStrategy(Strategy):
-    """The part kcenter and ranked_batch share: each candidate's squared distance to the
-    labeled set, in the space their ``space`` parameter names, kept between loops (and in the
-    checkpoint) in feature space and recomputed each loop in the model's embedding."""
+class MeasuresInSpace:
+    """For strategies with a ``space`` parameter: refuse a model without an embedding for
+    ``space: model``, and missing feature values for ``space: features``."""
 
     @property
-    def accepts_nan(self) -> bool:  # type: ignore[override]
+    def accepts_nan(self) -> bool:
         # Distances between raw features with gaps mean nothing; the model's embedding
         # (a Pipeline that imputes, say) has none.
         return self.params.space == "model"
-
-    def __init__(self, **params: Any):
-        super().__init__(**params)
-        self._labeled = LabeledDistances()
 
     def check_model(self, estimator: Any) -> str | None:
         return super().check_model(estimator) or space_problem(
             self.name, self.params.space, estimator
         )
+
+
+class DistanceToLabeledStrategy(MeasuresInSpace, Strategy):
+    """The part kcenter and ranked_batch share: each candidate's squared distance to the
+    labeled set, in the space their ``space`` parameter names, kept between loops (and in the
+    checkpoint) in feature space and recomputed each loop in the model's embedding."""
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        self._labeled = LabeledDistances()
 
     def observe(self, ctx: SelectionContext) -> None:
         if self.params.space == "features":

@@ -34,7 +34,7 @@ class InformationDensityParams(BaseModel):
     space: distances.Space = Field("features", description=distances.SPACE_DESCRIPTION)
 
 
-class InformationDensity(ScoreStrategy):
+class InformationDensity(distances.MeasuresInSpace, ScoreStrategy):
     """Score = uncertainty(x) * density(x)^beta, where density(x) is the mean similarity of
     x to a seeded sample of ``sample`` pool records, so that among equally uncertain records
     the typical ones go first, not the outliers.
@@ -60,21 +60,10 @@ class InformationDensity(ScoreStrategy):
     needs_proba = True
     Params = InformationDensityParams
 
-    @property
-    def accepts_nan(self) -> bool:  # type: ignore[override]
-        # Distances between raw features with gaps mean nothing; the model's embedding
-        # (a Pipeline that imputes, say) has none.
-        return self.params.space == "model"
-
     def __init__(self, **params: Any):
         super().__init__(**params)
         self._density: np.ndarray | None = None
         self._density_of: tuple | None = None
-
-    def check_model(self, estimator: Any) -> str | None:
-        return super().check_model(estimator) or distances.space_problem(
-            self.name, self.params.space, estimator
-        )
 
     def score(self, ctx: SelectionContext) -> np.ndarray:
         uncertain = MEASURES[self.params.uncertainty](ctx.proba)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -25,7 +24,7 @@ class KMeansParams(BaseModel):
     space: distances.Space = Field("features", description=distances.SPACE_DESCRIPTION)
 
 
-class KMeansSampling(Strategy):
+class KMeansSampling(distances.MeasuresInSpace, Strategy):
     """k-means with n clusters over the candidates, and the candidate nearest each centroid
     (among the candidates nearest to that centroid, so the picks are distinct); a record's
     score is the number of candidates its cluster holds. Needs no model output.
@@ -48,17 +47,6 @@ class KMeansSampling(Strategy):
     description = "The candidate nearest each of n k-means centroids: a diverse batch."
     requires = "an embedding (transform) for space: model"
     Params = KMeansParams
-
-    @property
-    def accepts_nan(self) -> bool:  # type: ignore[override]
-        # Distances between raw features with gaps mean nothing; the model's embedding
-        # (a Pipeline that imputes, say) has none.
-        return self.params.space == "model"
-
-    def check_model(self, estimator: Any) -> str | None:
-        return super().check_model(estimator) or distances.space_problem(
-            self.name, self.params.space, estimator
-        )
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:
         from sklearn.cluster import KMeans, MiniBatchKMeans
