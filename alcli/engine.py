@@ -629,7 +629,8 @@ class Loop:
         self, loop: int, indices: np.ndarray, answers: np.ndarray | None = None
     ) -> LabelRequest:
         predictions = confidence = None
-        if self.model is not None and indices.size:
+        # The model's guesses are for people to see (to_label.csv, tasks.json, the terminal).
+        if self.model is not None and indices.size and self.shows_guesses:
             predictions, confidence = self._guesses(indices)
         return LabelRequest(
             loop=loop,
@@ -897,6 +898,10 @@ class Loop:
     @property
     def tracks_noise(self) -> bool:
         return any(cfg.kind == "noisy_oracle" for cfg in self.chain)
+
+    @property
+    def shows_guesses(self) -> bool:
+        return any(cfg.kind in ("file", "terminal") for cfg in self.chain)
 
     @property
     def may_skip(self) -> bool:

@@ -31,7 +31,8 @@ class LabelRequest:
         What is already answered (class code or SKIPPED); UNANSWERED where nothing is yet.
         A labeler fills only UNANSWERED places.
     predictions : ndarray of int64, shape (n,) or None
-        The current model's predicted class code per record (None in loop 0: no model yet).
+        The current model's predicted class code per record, for people to see (None in
+        loop 0, with no model yet, and for labelers that show no one anything).
     confidence : ndarray of float, shape (n,) or None
         Its probability for that class (None when the model gives no probabilities).
     records : RecordSource or None
