@@ -1,5 +1,6 @@
-"""Class labels to class codes, where the classes of a run need not be sorted: classes named
-by annotators during the run (``allow_new_classes``) are appended, so codes never move."""
+"""Class labels to class codes. The classes of a run need not be sorted: classes named by
+annotators during the run (``allow_new_classes``) are appended, so codes never move. Labels a
+config or a model names are matched as text (:func:`label_text`)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,16 @@ def with_new_classes(classes: np.ndarray, new: list) -> np.ndarray:
     if classes.dtype.kind in "iu":
         return np.concatenate([classes, np.asarray(new, dtype=classes.dtype)])
     return np.concatenate([classes.astype(str), np.asarray([str(v) for v in new])])
+
+
+def label_text(label: object) -> str:
+    """A class label as text, for matching labels a config or a model names (a YAML key 3, a
+    class "3" and a model's 3.0 are all the class 3)."""
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))
+    return str(label)
+
+
+def codes_by_text(classes: np.ndarray) -> dict[str, int]:
+    """Each class's :func:`label_text` -> its code."""
+    return {label_text(label): code for code, label in enumerate(classes.tolist())}

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from alcli import __version__
-from alcli.classes import codes_of, with_new_classes
+from alcli.classes import codes_by_text, codes_of, label_text, with_new_classes
 from alcli.config import ExperimentConfig, freeze, load_config
 from alcli.data import UNLABELED, Dataset, load_dataset, read_id_list, rows_where
 from alcli.errors import (
@@ -35,13 +35,14 @@ from alcli.errors import (
 )
 from alcli.initialization import kmeans_init, random_init
 from alcli.labelers import (
-    LABELERS,
     SKIPPED,
     UNANSWERED,
     Answers,
     LabelerContext,
     LabelRequest,
     build_labeler,
+    chain_has,
+    first_with,
     labeler_chain,
     max_price,
     prices,
@@ -181,7 +182,7 @@ class Batch:
             np.empty(0, dtype=np.int64),
             np.empty(0),
             np.empty(0, dtype=object),
-            Answers(np.empty(0, dtype=np.int64), np.empty(0, dtype=object), np.empty(0)),
+            Answers.unanswered(0),
         )
 
     @classmethod
@@ -402,10 +403,7 @@ def _take_answers(
     already = {
         str(ids[k]): int(code) for k, code in enumerate(batch.answers.codes) if code != UNANSWERED
     }
-    person = next(
-        (cfg for cfg in labeler_chain(config.labeler) if cfg.kind in ("file", "terminal")),
-        config.labeler,
-    )
+    person = first_with(config.labeler, "may_wait") or config.labeler
     added: list | None = [] if getattr(person, "allow_new_classes", False) else None
     given = read_answers(
         path,
@@ -418,15 +416,12 @@ def _take_answers(
     )
     classes = with_new_classes(data.classes, added or [])
     answers = batch.answers
-    taken = 0
-    for k in np.flatnonzero(open_):
-        code = given.get(str(ids[k]))
-        if code is not None:
-            answers.codes[k] = code
-            answers.labeler[k] = person.kind
-            answers.cost[k] = prices(person.cost, np.array([code]), classes)[0]
-            taken += 1
-    return {**batch_arrays, **batch.arrays(answers)}, added or [], taken
+    now = np.array([k for k in np.flatnonzero(open_) if str(ids[k]) in given], dtype=np.int64)
+    codes = np.array([given[str(ids[k])] for k in now], dtype=np.int64)
+    answers.codes[now] = codes
+    answers.labeler[now] = person.kind
+    answers.cost[now] = prices(person.cost, codes, classes)
+    return {**batch_arrays, **batch.arrays(answers)}, added or [], int(now.shape[0])
 
 
 class Loop:
@@ -443,7 +438,10 @@ class Loop:
         self.new_classes = list(experiment.new_classes)
         # Answers to first batches skipped entirely: counted with the loop that follows.
         self.carried = Carried.none()
-        self.chain = labeler_chain(self.config.labeler)
+        self.people_look = chain_has(self.config.labeler, "may_wait")
+        self.reoffers_skipped = any(
+            getattr(link, "reoffer_skipped", False) for link in labeler_chain(self.config.labeler)
+        )
         self.records = RecordSource(self.config.data, self.data)
         self.y_test = self.data.decode(self.data.y_test)  # labels as the scorers see them
         self.schedule = build_schedule(self.config.loop_size)
@@ -522,7 +520,7 @@ class Loop:
             clock = time.perf_counter()
             indices, scores, picked_by = self.select(loop)
             seconds = {"select": time.perf_counter() - clock}
-            batch = Batch(indices, scores, picked_by, Answers.start(self._request(loop, indices)))
+            batch = Batch(indices, scores, picked_by, Answers.unanswered(indices.shape[0]))
             record = self.finish_loop(loop, batch, seconds)
             if record is not None:
                 return record
@@ -566,7 +564,7 @@ class Loop:
                 self.save_pending(loop, empty, empty.answers)
             return None
         self.pool.add(indices[given], answers.codes[given], loop)
-        if not self.chain_reoffers_skipped:
+        if not self.reoffers_skipped:
             self.pool.skip(indices[answers.codes == SKIPPED], loop)
 
         self.train(loop)
@@ -608,10 +606,6 @@ class Loop:
         """What the labels of the saved loops cost."""
         return float(sum(r.get("cost", 0.0) for r in self.history))
 
-    @property
-    def chain_reoffers_skipped(self) -> bool:
-        return any(getattr(cfg, "reoffer_skipped", False) for cfg in self.chain)
-
     def label(self, loop: int, batch: Batch) -> Answers:
         """Ask the labeler for what the batch has not answered yet."""
         if loop == 0 and self.config.init.method == "labeled":
@@ -630,7 +624,7 @@ class Loop:
     ) -> LabelRequest:
         predictions = confidence = None
         # The model's guesses are for people to see (to_label.csv, tasks.json, the terminal).
-        if self.model is not None and indices.size and self.shows_guesses:
+        if self.model is not None and indices.size and self.people_look:
             predictions, confidence = self._guesses(indices)
         return LabelRequest(
             loop=loop,
@@ -727,12 +721,12 @@ class Loop:
 
     def _initial_set(self) -> np.ndarray:
         init, seed = self.config.init, self.config.seed
-        skipped = self.pool.skipped.any()  # a first batch every record of which was skipped
+        skipped = self.pool.n_skipped > 0  # a first batch every record of which was skipped
         if self.initial is not None and not skipped:
             return self.initial
         if self.initial is not None or self.pool.n_unlabeled == 0:
             raise DataError(
-                f"every record of loop 0 was skipped ({int(self.pool.skipped.sum())} so far), "
+                f"every record of loop 0 was skipped ({self.pool.n_skipped} so far), "
                 "so there is nothing to train on; "
                 + (
                     f"list other ids in {init.path} (init.path)"
@@ -844,10 +838,10 @@ class Loop:
         if answers.truth is not None:
             # Empty where the answer came from a labeler that knows no truth (a model).
             truth = answers.truth[given]
+            known = self.data.decode(np.maximum(truth, 0)).astype(object)
+            known[truth < 0] = ""
             header.append("true_label")
-            columns.append(
-                [self.data.decode(np.array([t]))[0] if t >= 0 else "" for t in truth.tolist()]
-            )
+            columns.append(known)
         files = {
             "selected.csv": selected,
             "labels.csv": csv_text(header, [list(row) for row in zip(*columns, strict=True)]),
@@ -895,18 +889,6 @@ class Loop:
         """Whether labels cost anything here (a price set, or a money budget)."""
         return self.config.stop.budget_cost is not None or max_price(self.config.labeler) > 0
 
-    @property
-    def tracks_noise(self) -> bool:
-        return any(cfg.kind == "noisy_oracle" for cfg in self.chain)
-
-    @property
-    def shows_guesses(self) -> bool:
-        return any(cfg.kind in ("file", "terminal") for cfg in self.chain)
-
-    @property
-    def may_skip(self) -> bool:
-        return any(cfg.kind in ("file", "terminal", "model") for cfg in self.chain)
-
     def write_metrics_csv(self) -> None:
         names = self.config.metrics
         # Columns only where they mean something: skips with people, cost with prices,
@@ -914,9 +896,9 @@ class Loop:
         extra = [
             key
             for key, wanted in (
-                ("n_skipped", self.may_skip),
+                ("n_skipped", chain_has(self.config.labeler, "may_skip")),
                 ("cost", self.tracks_cost),
-                ("label_errors", self.tracks_noise),
+                ("label_errors", chain_has(self.config.labeler, "records_truth")),
             )
             if wanted
         ]
@@ -1065,7 +1047,7 @@ def _check_selection(selection: Any, size: int, pool: Pool, name: str) -> None:
 
 def asks_a_person(config: ExperimentConfig) -> bool:
     """Whether a labeler in the chain asks at the terminal during the run."""
-    return any(cfg.kind == "terminal" for cfg in labeler_chain(config.labeler))
+    return chain_has(config.labeler, "needs_tty")
 
 
 def asks_a_person_in(path: Path) -> bool:
@@ -1080,11 +1062,11 @@ def asks_a_person_in(path: Path) -> bool:
 def _check_prices(config: ExperimentConfig, data: Dataset) -> None:
     """Every class a price names is a class of the data (a typo would price nothing, yet
     cut loops under stop.budget_cost)."""
-    known = {str(c) for c in data.classes.tolist()}
+    known = codes_by_text(data.classes)
     for cfg in labeler_chain(config.labeler):
         if getattr(cfg, "allow_new_classes", False):
             continue
-        unknown = [str(k) for k in cfg.cost.per_class if str(k) not in known]
+        unknown = [label_text(k) for k in cfg.cost.per_class if label_text(k) not in known]
         if unknown:
             raise DataError(
                 f"labeler.cost.per_class ({cfg.kind}): {preview(unknown)} "
@@ -1095,18 +1077,15 @@ def _check_prices(config: ExperimentConfig, data: Dataset) -> None:
 
 def _truth_teller(config: ExperimentConfig) -> str | None:
     """The kind of a labeler in the chain that reveals the data's target (None if none)."""
-    for cfg in labeler_chain(config.labeler):
-        if LABELERS[cfg.kind].needs_truth:
-            return cfg.kind
-    return None
+    teller = first_with(config.labeler, "needs_truth")
+    return None if teller is None else teller.kind
 
 
 def _check_terminal(config: ExperimentConfig) -> None:
     """A person must be at a terminal for the terminal labeler (checked before writing)."""
     import sys
 
-    kinds = [cfg.kind for cfg in labeler_chain(config.labeler)]
-    if "terminal" in kinds and not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if asks_a_person(config) and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise DataError(
             "labeler: the terminal labeler asks a person at an interactive terminal, and this "
             "process has none (stdin or stdout is redirected); run alcli in a terminal, or use "

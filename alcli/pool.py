@@ -31,6 +31,7 @@ class Pool:
         self.n_labeled = 0
         # Records an annotator skipped: out of the candidates from then on.
         self.skipped = np.zeros(n, dtype=bool)
+        self.n_skipped = 0
         self._skip_order: list[np.ndarray] = []
         self._skip_loops: list[np.ndarray] = []
 
@@ -41,7 +42,7 @@ class Pool:
     @property
     def n_unlabeled(self) -> int:
         """Records that can still be selected: neither labeled nor skipped."""
-        return self.size - self.n_labeled - int(self.skipped.sum())
+        return self.size - self.n_labeled - self.n_skipped
 
     @property
     def order(self) -> np.ndarray:
@@ -61,6 +62,7 @@ class Pool:
         """Take records an annotator abstained on out of the candidates."""
         if indices.size:
             self.skipped[indices] = True
+            self.n_skipped += int(indices.shape[0])
             self._skip_order.append(np.asarray(indices, dtype=np.int64))
             self._skip_loops.append(np.full(indices.shape[0], loop, dtype=np.int32))
 

@@ -55,6 +55,19 @@ class LabelerContext:
     seed: int
 
 
+def chain_has(cfg: Any, capability: str) -> bool:
+    """Whether a labeler in the chain of ``cfg`` has ``capability`` (a class attribute such
+    as ``may_wait``, ``needs_tty``, ``needs_truth``)."""
+    return any(getattr(LABELERS[link.kind], capability) for link in labeler_chain(cfg))
+
+
+def first_with(cfg: Any, capability: str) -> Any | None:
+    """The first labeler config in the chain of ``cfg`` whose kind has ``capability``."""
+    return next(
+        (link for link in labeler_chain(cfg) if getattr(LABELERS[link.kind], capability)), None
+    )
+
+
 def build_labeler(cfg: Any, context: LabelerContext) -> Labeler:
     """The labeler a ``labeler`` config section names."""
     return LABELERS[cfg.kind](cfg, context)
@@ -69,6 +82,8 @@ __all__ = [
     "Labeler",
     "LabelerContext",
     "build_labeler",
+    "chain_has",
+    "first_with",
     "labeler_chain",
     "max_price",
     "prices",

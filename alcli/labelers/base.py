@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from alcli.classes import codes_by_text, label_text
+
 # Answer codes besides class codes (which are >= 0).
 UNANSWERED = -1  # nobody has answered yet: the batch waits (a person has it)
 SKIPPED = -2  # the annotator abstained: the record leaves the batch
@@ -91,9 +93,15 @@ class Answers:
     @classmethod
     def start(cls, request: LabelRequest) -> Answers:
         """The answers the request already holds; nothing new yet."""
-        n = request.indices.shape[0]
+        answers = cls.unanswered(request.indices.shape[0])
+        answers.codes[:] = request.answers
+        return answers
+
+    @classmethod
+    def unanswered(cls, n: int) -> Answers:
+        """``n`` records nobody has answered yet."""
         return cls(
-            codes=request.answers.copy(),
+            codes=np.full(n, UNANSWERED, dtype=np.int64),
             labeler=np.full(n, "", dtype=object),
             cost=np.zeros(n),
         )
@@ -122,10 +130,16 @@ def prices(cost: Any, codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
         return np.zeros(codes.shape[0])
     out = np.full(codes.shape[0], float(cost.per_label))
     if cost.per_class:
-        by_label = {str(label): float(price) for label, price in cost.per_class.items()}
+        code_of = codes_by_text(classes)
+        # A price may name a class that does not exist yet (allow_new_classes).
+        by_code = {
+            code_of[text]: price
+            for label, price in cost.per_class.items()
+            if (text := label_text(label)) in code_of
+        }
         for k, code in enumerate(codes.tolist()):
-            if code >= 0 and str(classes[code]) in by_label:
-                out[k] = by_label[str(classes[code])]
+            if code in by_code:
+                out[k] = float(by_code[code])
     return out
 
 
@@ -155,7 +169,14 @@ class Labeler(ABC):
     #: Whether the labeler reveals the data's own target (it then needs one for every record).
     needs_truth: ClassVar[bool] = False
     #: Whether it may leave answers for later (a person): the run then waits for them.
+    #: A person also sees the model's guesses, and answers files given to `--labels`.
     may_wait: ClassVar[bool] = False
+    #: Whether its answers may be skips (people abstain; a model unsure of a record).
+    may_skip: ClassVar[bool] = False
+    #: Whether it asks a person at the terminal during the run.
+    needs_tty: ClassVar[bool] = False
+    #: Whether it records the true label behind each answer (a simulated annotator's noise).
+    records_truth: ClassVar[bool] = False
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

@@ -60,6 +60,7 @@ class FileLabeler(Labeler):
 
     kind = "file"
     may_wait = True
+    may_skip = True
 
     def __init__(self, cfg: Any, context: Any):
         super().__init__(cfg)

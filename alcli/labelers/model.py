@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from alcli.classes import codes_by_text, label_text
 from alcli.data import read_table
 from alcli.errors import DataError, agree, plural, preview
 from alcli.labelers.base import SKIPPED, Answers, Labeler, LabelRequest
@@ -54,6 +55,7 @@ class LabelingModel(Labeler):
     """
 
     kind = "model"
+    may_skip = True
 
     def __init__(self, cfg: Any, context: Any):
         super().__init__(cfg)
@@ -207,8 +209,8 @@ def class_codes(
     DataError
         Naming the labels that are not classes of the data, and the classes.
     """
-    code_of = {_key(label): code for code, label in enumerate(classes.tolist())}
-    keys = [_key(label) for label in np.asarray(labels).tolist()]
+    code_of = codes_by_text(classes)
+    keys = [label_text(label) for label in np.asarray(labels).tolist()]
     unknown = sorted({key for key in keys if key not in code_of})
     if unknown:
         allowed = ", ".join(str(label) for label in classes.tolist())
@@ -218,10 +220,3 @@ def class_codes(
             f"the data's classes are {allowed}. Train the labeling model on the data's classes"
         )
     return np.array([code_of[key] for key in keys], dtype=np.int64)
-
-
-def _key(label: Any) -> str:
-    """A label as text, whole floats as integers (a model fit on 3.0 means the class 3)."""
-    if isinstance(label, float) and label.is_integer():
-        return str(int(label))
-    return str(label)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from alcli.classes import codes_by_text, label_text
 from alcli.errors import DataError, agree, plural, preview
 from alcli.labelers.base import UNANSWERED, Answers, Labeler, LabelRequest
 
@@ -37,6 +38,7 @@ class NoisyOracle(Labeler):
 
     kind = "noisy_oracle"
     needs_truth = True
+    records_truth = True
 
     def __init__(self, cfg: Any, context: Any):
         super().__init__(cfg)
@@ -111,7 +113,7 @@ def confusion_matrix(confusion: dict, classes: np.ndarray) -> np.ndarray:
     DataError
         Naming the key whose label is not a class, the classes and the fix.
     """
-    code_of = {str(label): code for code, label in enumerate(classes.tolist())}
+    code_of = codes_by_text(classes)
     allowed = ", ".join(str(label) for label in classes.tolist())
     matrix = np.eye(classes.shape[0])
     seen: dict[int, Any] = {}
@@ -119,12 +121,12 @@ def confusion_matrix(confusion: dict, classes: np.ndarray) -> np.ndarray:
         keys = [(f"labeler.confusion.{true_label}", true_label)]
         keys += [(f"labeler.confusion.{true_label}.{given}", given) for given in row]
         for key, label in keys:
-            if str(label) not in code_of:
+            if label_text(label) not in code_of:
                 raise DataError(
                     f"{key}: '{label}' is not a class of the data; the classes are {allowed}. "
                     "Name classes as they are in the data's target column"
                 )
-        true_code = code_of[str(true_label)]
+        true_code = code_of[label_text(true_label)]
         if true_code in seen:
             raise DataError(
                 f"labeler.confusion.{true_label}: class {classes[true_code]} has two rows "
@@ -133,7 +135,7 @@ def confusion_matrix(confusion: dict, classes: np.ndarray) -> np.ndarray:
         seen[true_code] = true_label
         matrix[true_code] = 0.0
         for given, probability in row.items():
-            matrix[true_code, code_of[str(given)]] += probability
+            matrix[true_code, code_of[label_text(given)]] += probability
         total = matrix[true_code].sum()
         if total > 1 + 1e-9:
             # The config checks this too; two keys naming the same class ("3" and 3) can

@@ -58,6 +58,7 @@ class TerminalLabeler(Labeler):
 
     kind = "terminal"
     may_wait = True
+    may_skip = True
     #: The engine refuses this labeler when stdin is not a TTY.
     needs_tty = True
 
