@@ -395,10 +395,6 @@ class StrategyConfig(StrategySpec):
             )
         return self
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
     def summary(self) -> str:
         """One line for people: ``kcenter for 3 loops, then margin (scored by GaussianNB)``."""
         if self.name == PHASES:

@@ -128,8 +128,7 @@ def embedding_of(model: Any) -> Callable[[Any], np.ndarray] | None:
 
 def has_embedding(estimator: Any) -> bool:
     """Whether an (unfitted) estimator will have :func:`embedding_of` once fitted."""
-    steps = getattr(estimator, "steps", None)
-    return (isinstance(steps, list) and len(steps) > 1) or hasattr(estimator, "transform")
+    return embedding_of(estimator) is not None
 
 
 @dataclass(frozen=True)
@@ -150,8 +149,9 @@ class Learner:
     n_classes : int
     chunk_size, n_jobs : int
         For chunked inference and for fitting copies in parallel (threads).
-    classes : ndarray of shape (n_classes,), sorted, or None
-        The class values (a code is an index into it); None when codes are the labels.
+    classes : ndarray of shape (n_classes,) or None
+        The class values in code order (a code is an index into it; classes added during the
+        run come last, so they need not be sorted); None when codes are the labels.
     """
 
     cfg: ModelConfig
