@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from alcli.classes import codes_of
+
 
 class NoParams(BaseModel):
     """Parameters of a strategy that takes none."""
@@ -74,6 +76,28 @@ class SelectionContext:
     @property
     def n_pool(self) -> int:
         return self.features.shape[0]
+
+    def column_codes(self, n_columns: int) -> np.ndarray:
+        """The class code of each column of ``proba`` / ``decision``, shape (n_columns,):
+        the model's ``classes_`` (possibly only some classes in early loops) located in
+        ``classes``; the columns themselves without a model or classes.
+
+        Raises
+        ------
+        UnsupportedInput
+            When the columns are not one per class (a one-vs-one decision_function).
+        """
+        model_classes = getattr(self.model, "classes_", None)
+        if model_classes is None or self.classes.shape[0] == 0:
+            return np.arange(n_columns)
+        model_classes = np.asarray(model_classes)
+        if model_classes.shape[0] != n_columns:
+            raise UnsupportedInput(
+                f"the model gives {n_columns} output columns for its {model_classes.shape[0]} "
+                "classes (a one-vs-one decision_function?); use decision_function_shape: ovr "
+                "or a model with predict_proba"
+            )
+        return codes_of(self.classes, model_classes)
 
 
 @dataclass(frozen=True)

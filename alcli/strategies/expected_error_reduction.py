@@ -7,7 +7,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from alcli.classes import codes_of
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
 
@@ -91,7 +90,7 @@ class ExpectedErrorReduction(ScoreStrategy):
                 f"strategy '{self.name}' weighs each possible label by the model's "
                 "predict_proba, and this model gave none"
             )
-        codes = _column_codes(ctx, ctx.proba.shape[1])
+        codes = ctx.column_codes(ctx.proba.shape[1])
         labeled = np.asarray(ctx.labeled, dtype=np.int64)
         labels = np.asarray(ctx.labels, dtype=np.int64)
         loss = uncertainty.entropy if params.loss == "log" else uncertainty.least_confidence
@@ -120,12 +119,3 @@ class ExpectedErrorReduction(ScoreStrategy):
             run()
         scores[scored] = -risk[scored]
         return scores
-
-
-def _column_codes(ctx: SelectionContext, n_columns: int) -> np.ndarray:
-    """The class code of each probability column: the model's ``classes_`` (class values,
-    possibly only some classes in early loops) located in ``ctx.classes``."""
-    model_classes = getattr(ctx.model, "classes_", None)
-    if model_classes is None or ctx.classes.shape[0] == 0:
-        return np.arange(n_columns)
-    return codes_of(ctx.classes, np.asarray(model_classes))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from alcli.classes import codes_of
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
 
@@ -116,22 +115,5 @@ def _prediction(ctx: SelectionContext) -> tuple[np.ndarray, np.ndarray]:
         raise UnsupportedInput(
             "strategy 'prediction_flips' needs the model's predict_proba or decision_function"
         )
-    codes = _column_codes(ctx, n_columns)
+    codes = ctx.column_codes(n_columns)
     return codes[column].astype(np.int32), gap
-
-
-def _column_codes(ctx: SelectionContext, n_columns: int) -> np.ndarray:
-    """The class code of each column of ``proba``/``decision``: the model's ``classes_``
-    (class values, possibly only some classes in early loops) located in ``ctx.classes``."""
-    model_classes = getattr(ctx.model, "classes_", None)
-    if model_classes is None or ctx.classes.shape[0] == 0:
-        return np.arange(n_columns)
-    model_classes = np.asarray(model_classes)
-    if model_classes.shape[0] != n_columns:
-        raise UnsupportedInput(
-            f"strategy 'prediction_flips' maps each of the model's {n_columns} output columns "
-            f"to a class, but the model has {model_classes.shape[0]} classes (a one-vs-one "
-            "decision_function?); use decision_function_shape: ovr or a model with "
-            "predict_proba"
-        )
-    return codes_of(ctx.classes, model_classes)
