@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -10,17 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from alcli.seeding import rng_for
 from alcli.strategies import distances, uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext
-
-MEASURES = {
-    "margin": uncertainty.margin,
-    "entropy": uncertainty.entropy,
-    "least_confidence": uncertainty.least_confidence,
-}
+from alcli.strategies.uncertainty import Measure
 
 
 class InformationDensityParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    uncertainty: Literal["margin", "entropy", "least_confidence"] = Field(
+    uncertainty: Measure = Field(
         "margin", description="The uncertainty measure the density weighs."
     )
     beta: float = Field(
@@ -66,7 +61,7 @@ class InformationDensity(distances.MeasuresInSpace, ScoreStrategy):
         self._density_of: tuple | None = None
 
     def score(self, ctx: SelectionContext) -> np.ndarray:
-        uncertain = MEASURES[self.params.uncertainty](ctx.proba)
+        uncertain = uncertainty.MEASURES[self.params.uncertainty](ctx.proba)
         if self.params.beta == 0 or ctx.candidates.shape[0] == 0:
             return uncertain
         return uncertain * self._candidate_density(ctx) ** self.params.beta

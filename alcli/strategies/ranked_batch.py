@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from alcli.strategies import distances, uncertainty
 from alcli.strategies.base import Selection, SelectionContext
-
-MEASURES = {
-    "least_confidence": uncertainty.least_confidence,
-    "margin": uncertainty.margin,
-    "entropy": uncertainty.entropy,
-}
+from alcli.strategies.uncertainty import Measure
 
 
 class RankedBatchParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    uncertainty: Literal["least_confidence", "margin", "entropy"] = Field(
+    uncertainty: Measure = Field(
         "least_confidence",
         description="The uncertainty measure (entropy is divided by log(n_classes) to lie "
         "in [0, 1] like the others).",
@@ -64,7 +57,7 @@ class RankedBatch(distances.DistanceToLabeledStrategy):
         if n <= 0 or ctx.candidates.shape[0] == 0:
             return Selection(np.empty(0, dtype=np.int64), np.empty(0))
         X, min_sq = self.space_and_distances(ctx)
-        uncertain = MEASURES[self.params.uncertainty](ctx.proba)
+        uncertain = uncertainty.MEASURES[self.params.uncertainty](ctx.proba)
         if self.params.uncertainty == "entropy" and ctx.proba.shape[1] > 1:
             uncertain = uncertain / np.log(ctx.proba.shape[1])
         alpha = self.params.alpha

@@ -6,6 +6,8 @@ more uncertain. All are invariant to the order of the classes.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 
@@ -80,3 +82,13 @@ def margin_of_decision(decision: np.ndarray) -> np.ndarray:
         return -np.abs(decision)
     first, second = top_two(decision)
     return -(first - second)
+
+
+# The measures a strategy's ``uncertainty`` parameter names, on probabilities and (where one
+# exists) on decision values.
+Measure = Literal["margin", "entropy", "least_confidence"]
+MEASURES = {"margin": margin, "entropy": entropy, "least_confidence": least_confidence}
+DECISION_MEASURES = {
+    "margin": margin_of_decision,
+    "least_confidence": least_confidence_of_decision,
+}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
+from alcli.strategies.uncertainty import Measure
 
 
 class UncertaintyTrendParams(BaseModel):
@@ -20,7 +21,7 @@ class UncertaintyTrendParams(BaseModel):
         description="Weight of the past, in (0, 1]: a loop k loops ago weighs decay**k in the "
         "average; 1 averages every loop equally, small values follow the latest loop.",
     )
-    uncertainty: Literal["margin", "entropy", "least_confidence"] = Field(
+    uncertainty: Measure = Field(
         "margin",
         description="The uncertainty averaged over loops (entropy needs predict_proba).",
     )
@@ -124,9 +125,9 @@ class UncertaintyTrend(ScoreStrategy):
     def _uncertainty(self, ctx: SelectionContext) -> np.ndarray:
         kind = self.params.uncertainty
         if ctx.proba is not None:
-            return getattr(uncertainty, kind)(ctx.proba).astype(np.float64)
-        if ctx.decision is not None and kind != "entropy":
-            return getattr(uncertainty, f"{kind}_of_decision")(ctx.decision).astype(np.float64)
+            return uncertainty.MEASURES[kind](ctx.proba).astype(np.float64)
+        if ctx.decision is not None and kind in uncertainty.DECISION_MEASURES:
+            return uncertainty.DECISION_MEASURES[kind](ctx.decision).astype(np.float64)
         raise UnsupportedInput(
             f"strategy '{self.name}' with uncertainty: {kind} needs the model's predict_proba"
             + ("" if kind == "entropy" else " or decision_function")
