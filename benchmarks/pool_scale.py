@@ -46,6 +46,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthetic import IDS_FILE, POOL_FILE, TEST_FILE, peak_kib, write_pool
+
 N_POOL = 200_000
 N_TEST = 10_000
 N_FEATURES = 50
@@ -59,9 +61,6 @@ SEED = 0
 TIME_TARGET = 1.10
 MEMORY_TARGET = 1.20
 
-POOL_FILE = "pool.npz"
-TEST_FILE = "test.npz"
-IDS_FILE = "init_ids.txt"
 CONFIG_FILE = "pool_scale.yaml"
 
 CONFIG = f"""\
@@ -88,29 +87,12 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
 def make_data(out: Path) -> None:
-    """Write pool.npz, test.npz (arrays X float32, y int64; no ids, so ids are row numbers),
-    init_ids.txt and the alcli config."""
+    """Write the pool (see synthetic.py) and the alcli config."""
     import numpy as np
-    from sklearn.datasets import make_classification
 
-    X, y = make_classification(
-        n_samples=N_POOL + N_TEST,
-        n_features=N_FEATURES,
-        n_informative=20,
-        n_redundant=10,
-        n_classes=N_CLASSES,
-        n_clusters_per_class=2,
-        random_state=SEED,
-    )
-    X = X.astype(np.float32)
-    y = y.astype(np.int64)
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / POOL_FILE, X=X[:N_POOL], y=y[:N_POOL])
-    np.savez(out / TEST_FILE, X=X[N_POOL:], y=y[N_POOL:])
-    init = np.random.default_rng(SEED).choice(N_POOL, size=N_INIT, replace=False)
+    y, init = write_pool(out, N_POOL, N_TEST, N_FEATURES, N_CLASSES, N_INIT, SEED)
     if np.unique(y[init]).shape[0] != N_CLASSES:
         raise SystemExit("the initial ids miss a class; pick another seed")
-    (out / IDS_FILE).write_text("".join(f"{i}\n" for i in init))
     (out / CONFIG_FILE).write_text(CONFIG)
 
 
@@ -145,10 +127,8 @@ def plain_loop(out: Path) -> None:
         picked = np.argpartition(-margin, LOOP_SIZE - 1)[:LOOP_SIZE]
         labeled[candidates[picked]] = True
 
-    status = Path("/proc/self/status").read_text()
-    vmhwm_kib = int(status.split("VmHWM:")[1].split()[0])
     result = {"n_labeled": int(labeled.sum()), "accuracy": accuracy, "f1_macro": f1_macro}
-    print(json.dumps({**result, "vmhwm_kib": vmhwm_kib}))
+    print(json.dumps({**result, "vmhwm_kib": peak_kib()}))
 
 
 # --- measuring --------------------------------------------------------------------------------

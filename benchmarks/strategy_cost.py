@@ -48,6 +48,8 @@ import sys
 import time
 from pathlib import Path
 
+from synthetic import IDS_FILE, POOL_FILE, TEST_FILE, peak_kib, write_pool
+
 N_POOL = 50_000
 N_TEST = 5_000
 N_FEATURES = 50
@@ -62,9 +64,6 @@ STRATEGIES = ["margin", "kcenter", "information_density", "ranked_batch", "clust
 STRATEGY_PARAMS = {"qbc": {"members": 5}}
 PLAIN = "plain margin loop"
 
-POOL_FILE = "pool.npz"
-TEST_FILE = "test.npz"
-IDS_FILE = "init_ids.txt"
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -72,30 +71,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
 def make_data(work: Path) -> None:
-    """Write pool.npz and test.npz (X float32, y int64; ids are row numbers) and init_ids.txt."""
-    import numpy as np
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(
-        n_samples=N_POOL + N_TEST,
-        n_features=N_FEATURES,
-        n_informative=20,
-        n_redundant=10,
-        n_classes=N_CLASSES,
-        random_state=SEED,
-    )
-    X, y = X.astype(np.float32), y.astype(np.int64)
-    work.mkdir(parents=True, exist_ok=True)
-    np.savez(work / POOL_FILE, X=X[:N_POOL], y=y[:N_POOL])
-    np.savez(work / TEST_FILE, X=X[N_POOL:], y=y[N_POOL:])
-    init = np.random.default_rng(SEED).choice(N_POOL, size=N_INIT, replace=False)
-    (work / IDS_FILE).write_text("".join(f"{i}\n" for i in init))
+    """Write the pool (see synthetic.py)."""
+    write_pool(work, N_POOL, N_TEST, N_FEATURES, N_CLASSES, N_INIT, SEED)
     print(json.dumps({"peak_kib": peak_kib()}))
-
-
-def peak_kib() -> int:
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0])
 
 
 def alcli_child(work: Path, strategy: str, loops: int) -> None:
