@@ -6,6 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+# Codes that are not classes (class codes are >= 0), in one place.
+#: The data holds no target for this record (an unlabeled pool record).
+UNLABELED = -1
+#: Nobody has answered yet: the batch waits (a person has it).
+UNANSWERED = -1
+#: The annotator abstained: the record leaves the batch.
+SKIPPED = -2
+
 
 def codes_of(classes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The code (index into ``classes``) of each label, shape (n,); every label is a class.

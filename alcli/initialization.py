@@ -1,8 +1,148 @@
-"""Loop 0's SELECT: the initial set, chosen before any model exists."""
+"""Loop 0's SELECT: the initial set, chosen before any model exists.
+
+Each method is a class with its ``Config`` beside it and one line in :data:`INIT_METHODS`.
+A method either draws its records (``random``, ``kmeans``; drawn again among the records left
+when annotators skip a whole first batch) or is given them in advance (``ids``, ``labeled``).
+"""
 
 from __future__ import annotations
 
+from abc import ABC
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
 import numpy as np
+from pydantic import Field, PositiveInt, field_validator
+
+from alcli.classes import UNLABELED
+from alcli.data import Dataset, read_id_list
+from alcli.errors import DataError, preview
+from alcli.registry import Registry
+from alcli.schema import Section, resolve_path, tagged_union
+from alcli.strategies.distances import fit_kmeans
+
+
+class InitMethod(ABC):
+    """How loop 0 picks its records. The constructor stores the method's config section."""
+
+    Config: ClassVar[type[Section]]
+    #: Whether the records are given in advance (an id list, the data's own targets) rather
+    #: than drawn: such a set cannot be drawn again when every record of it was skipped.
+    given: ClassVar[bool] = False
+    #: Whether it takes the records whose target the data holds (pointless with an oracle,
+    #: for which every record holds one).
+    uses_targets: ClassVar[bool] = False
+
+    def __init__(self, cfg: Any):
+        self.cfg = cfg
+
+    @property
+    def size(self) -> int | None:
+        """Records a drawing method picks (None for a given set)."""
+        return getattr(self.cfg, "size", None)
+
+    def given_indices(self, data: Dataset, data_cfg: Any) -> np.ndarray:
+        """The pool indices of a given set, shape (k,).
+
+        Raises
+        ------
+        DataError
+            Naming the file or column that gives no usable records.
+        """
+        raise NotImplementedError(f"init method {self.cfg.method} draws its records")
+
+    def draw(self, features: Any, candidates: np.ndarray | None, rng: np.random.Generator):
+        """Pool indices drawn among ``candidates`` (None: the whole pool), shape (k,)."""
+        raise NotImplementedError(f"init method {self.cfg.method} is given its records")
+
+
+class RandomInit(Section):
+    method: Literal["random"] = Field("random", description="Loop 0 labels random records.")
+    size: PositiveInt = Field(20, description="How many records loop 0 labels.")
+
+
+class RandomPicks(InitMethod):
+    """``size`` distinct records drawn uniformly."""
+
+    Config = RandomInit
+
+    def draw(self, features: Any, candidates: np.ndarray | None, rng: np.random.Generator):
+        n = features.shape[0] if candidates is None else candidates.shape[0]
+        picks = random_init(n, self.cfg.size, rng)
+        return picks if candidates is None else candidates[picks]
+
+
+class KMeansInit(Section):
+    method: Literal["kmeans"] = Field(description="The record nearest each k-means centroid.")
+    size: PositiveInt = Field(
+        20, description="How many clusters, so how many records loop 0 labels."
+    )
+
+
+class KMeansCentroids(InitMethod):
+    """The record nearest each of ``size`` k-means centroids."""
+
+    Config = KMeansInit
+
+    def draw(self, features: Any, candidates: np.ndarray | None, rng: np.random.Generator):
+        if candidates is None:
+            return kmeans_init(features, self.cfg.size, rng)
+        return candidates[kmeans_init(features[candidates], self.cfg.size, rng)]
+
+
+class IdsInit(Section):
+    method: Literal["ids"] = Field(description="The records listed in a file.")
+    path: Path = Field(description="A text file with one record id per line.")
+
+    _resolve = field_validator("path")(resolve_path)
+
+
+class IdList(InitMethod):
+    """The records whose ids a file lists."""
+
+    Config = IdsInit
+    given = True
+
+    def given_indices(self, data: Dataset, data_cfg: Any) -> np.ndarray:
+        return resolve_ids(read_id_list(self.cfg.path), data.ids, self.cfg.path)
+
+
+class LabeledInit(Section):
+    method: Literal["labeled"] = Field(
+        description="The records whose target the data already holds."
+    )
+
+
+class AlreadyLabeled(InitMethod):
+    """The records whose target the data already holds."""
+
+    Config = LabeledInit
+    given = True
+    uses_targets = True
+
+    def given_indices(self, data: Dataset, data_cfg: Any) -> np.ndarray:
+        initial = np.flatnonzero(data.y != UNLABELED)
+        if initial.size == 0:
+            raise DataError(
+                f"init.method: labeled, but no pool record has '{data_cfg.target}' filled in"
+            )
+        return initial
+
+
+INIT_METHODS: Registry[InitMethod] = Registry(
+    "method",
+    {"random": RandomPicks, "kmeans": KMeansCentroids, "ids": IdList, "labeled": AlreadyLabeled},
+    base=InitMethod,
+)
+#: The ``init`` section: a registered method's config, picked by ``method``.
+INIT_CONFIGS = {name: cls.Config for name, cls in INIT_METHODS.items()}
+InitConfig = tagged_union(INIT_CONFIGS, "method", "random")
+DEFAULT_INIT = RandomInit
+
+
+def build_init(cfg: Any) -> InitMethod:
+    """The init method an ``init`` config section names."""
+    return INIT_METHODS[cfg.method](cfg)
 
 
 def random_init(n_pool: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -15,7 +155,8 @@ def kmeans_init(X: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
 
     Mini-batch k-means keeps large pools cheap; distances are computed in chunks, never as an
     n_pool x n_pool matrix. Each record belongs to one cluster, so the picks are distinct; a
-    cluster left empty gives no pick and the set is topped up at random.
+    cluster left empty gives no pick and the set is topped up at random. (The ``kmeans``
+    strategy does the same for later loops, among the candidates.)
 
     References: Zhu et al., "Active learning with sampling by uncertainty and density for word
     sense disambiguation and text classification", COLING 2008 (k-means initial sets).
@@ -24,17 +165,11 @@ def kmeans_init(X: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     -------
     ndarray of shape (min(size, n_pool),)
     """
-    from sklearn.cluster import KMeans, MiniBatchKMeans
     from sklearn.metrics import pairwise_distances_argmin_min
 
     size = min(size, X.shape[0])
-    random_state = int(rng.integers(2**31 - 1))
-    if X.shape[0] > 20_000:
-        km = MiniBatchKMeans(n_clusters=size, random_state=random_state, n_init=3)
-    else:
-        km = KMeans(n_clusters=size, random_state=random_state, n_init=3)
-    km.fit(X)
-    cluster, distance = pairwise_distances_argmin_min(X, km.cluster_centers_)
+    centroids = fit_kmeans(X, size, int(rng.integers(2**31 - 1)))
+    cluster, distance = pairwise_distances_argmin_min(X, centroids)
     # The nearest member of each cluster: order by (cluster, distance), take each first row.
     order = np.lexsort((distance, cluster))
     first = np.ones(order.shape[0], dtype=bool)
@@ -44,3 +179,26 @@ def kmeans_init(X: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
         rest = np.setdiff1d(np.arange(X.shape[0]), picks)
         picks = np.concatenate([picks, rng.choice(rest, size - picks.shape[0], replace=False)])
     return np.sort(picks).astype(np.int64)
+
+
+def resolve_ids(wanted: list[str], ids: np.ndarray, source: Path) -> np.ndarray:
+    """Pool indices of the ids in an init file, by binary search (no per-id dict)."""
+    if not wanted:
+        raise DataError(f"{source}: no ids (init.path); list one record id per line")
+    if len(set(wanted)) != len(wanted):
+        raise DataError(f"{source}: an id is listed twice (init.path); list each once")
+    if ids.dtype.kind == "i":  # row numbers: an id that is not a number is not in the pool
+        keys = np.array([int(w) if w.lstrip("-").isdigit() else -1 for w in wanted])
+    else:
+        keys = np.array(wanted, dtype=str)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    slots = np.minimum(np.searchsorted(sorted_ids, keys), ids.shape[0] - 1)
+    found = sorted_ids[slots] == keys
+    if not found.all():
+        unknown = [w for w, ok in zip(wanted, found.tolist(), strict=True) if not ok]
+        raise DataError(
+            f"{source}: ids not in the pool (init.path): {preview(unknown)}. Ids of the "
+            "test set cannot be chosen either."
+        )
+    return order[slots].astype(np.int64)

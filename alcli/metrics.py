@@ -103,3 +103,20 @@ def labels_to_reach(n_labeled: np.ndarray, values: np.ndarray, target: float) ->
     """The fewest labels at which the curve reached ``target``, or None if it never did."""
     reached = np.flatnonzero(np.asarray(values, dtype=float) >= target)
     return int(np.asarray(n_labeled)[reached[0]]) if reached.size else None
+
+
+def scorer_names() -> list[str]:
+    """Every scikit-learn scorer name a config may list under ``metrics``."""
+    from sklearn.metrics import get_scorer_names
+
+    return sorted(get_scorer_names())
+
+
+def response_methods(metric: str) -> tuple[str, ...]:
+    """The estimator methods a scikit-learn scorer calls (predict, predict_proba, ...)."""
+    from sklearn.metrics import get_scorer
+
+    method = getattr(get_scorer(metric), "_response_method", None)
+    if method is None:
+        return ()
+    return (method,) if isinstance(method, str) else tuple(method)

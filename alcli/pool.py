@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alcli.data import UNLABELED
+from alcli.classes import UNLABELED
 
 
 class Pool:

@@ -2,17 +2,41 @@
 
 Each schedule answers ``size(loop, n_labeled, n_unlabeled) -> int`` for loops 1, 2, ... (the
 loop number, the labels so far and the records still unlabeled); 0 means it has nothing more
-to ask. To add one: a class here, a config class in config.py, one registry line.
+to ask. To add one: a class here with its ``Config`` beside it, and one line in
+:data:`SCHEDULES`; the contract suite then runs it.
 """
 
 from __future__ import annotations
 
 import math
-from types import MappingProxyType
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, PositiveInt
+
+from alcli.registry import Registry
+from alcli.schema import Section, tagged_union
 
 
-class Constant:
+class Schedule(ABC):
+    """A loop-size schedule; the constructor takes its config's keys (but ``schedule``)."""
+
+    Config: ClassVar[type[Section]]
+
+    @abstractmethod
+    def size(self, loop: int, n_labeled: int, n_unlabeled: int) -> int:
+        """Records loop ``loop`` (1, 2, ...) asks to label; 0 when there is nothing more."""
+
+
+class ConstantSchedule(Section):
+    schedule: Literal["constant"] = Field("constant", description="The same size every loop.")
+    size: PositiveInt = Field(20, description="Records labeled per loop.")
+
+
+class Constant(Schedule):
     """The same size every loop."""
+
+    Config = ConstantSchedule
 
     def __init__(self, size: int):
         self.fixed = size
@@ -21,8 +45,17 @@ class Constant:
         return self.fixed
 
 
-class Listed:
+class ListSchedule(Section):
+    schedule: Literal["list"] = Field(description="One given size per loop.")
+    sizes: list[PositiveInt] = Field(
+        min_length=1, description="One size per loop; the run stops when the list ends."
+    )
+
+
+class Listed(Schedule):
     """One size per loop, then nothing (the run stops with ``schedule_exhausted``)."""
+
+    Config = ListSchedule
 
     def __init__(self, sizes: list[int]):
         self.sizes = sizes
@@ -31,8 +64,16 @@ class Listed:
         return self.sizes[loop - 1] if loop <= len(self.sizes) else 0
 
 
-class Linear:
+class LinearSchedule(Section):
+    schedule: Literal["linear"] = Field(description="Sizes that grow by a fixed step.")
+    size: PositiveInt = Field(description="The size of loop 1.")
+    step: int = Field(description="Added per loop (may be negative; sizes never drop below 1).")
+
+
+class Linear(Schedule):
     """``size + step * (loop - 1)``, never below 1."""
+
+    Config = LinearSchedule
 
     def __init__(self, size: int, step: int):
         self.start = size
@@ -42,8 +83,16 @@ class Linear:
         return max(1, self.start + self.step * (loop - 1))
 
 
-class Geometric:
+class GeometricSchedule(Section):
+    schedule: Literal["geometric"] = Field(description="Sizes that grow by a fixed factor.")
+    size: PositiveInt = Field(description="The size of loop 1.")
+    factor: float = Field(gt=1, description="Each loop is factor times the previous one.")
+
+
+class Geometric(Schedule):
     """``size * factor ** (loop - 1)``, rounded half up."""
+
+    Config = GeometricSchedule
 
     def __init__(self, size: int, factor: float):
         self.start = size
@@ -53,12 +102,18 @@ class Geometric:
         return max(1, math.floor(self.start * self.factor ** (loop - 1) + 0.5))
 
 
-SCHEDULES = MappingProxyType(
-    {"constant": Constant, "list": Listed, "linear": Linear, "geometric": Geometric}
+SCHEDULES: Registry[Schedule] = Registry(
+    "schedule",
+    {"constant": Constant, "list": Listed, "linear": Linear, "geometric": Geometric},
+    base=Schedule,
 )
+#: The ``loop_size`` section: a registered schedule's config, picked by ``schedule``.
+SCHEDULE_CONFIGS = {name: cls.Config for name, cls in SCHEDULES.items()}
+LoopSizeConfig = tagged_union(SCHEDULE_CONFIGS, "schedule", "constant")
+DEFAULT_SCHEDULE = ConstantSchedule
 
 
-def build_schedule(cfg) -> Constant | Listed | Linear | Geometric:
+def build_schedule(cfg: Any) -> Schedule:
     """The schedule a ``loop_size`` config section names."""
     params = cfg.model_dump(exclude={"schedule"})
     return SCHEDULES[cfg.schedule](**params)
@@ -69,7 +124,7 @@ def capped_size(schedule, loop: int, n_labeled: int, n_unlabeled: int, budget: i
 
     Parameters
     ----------
-    schedule : a schedule (``size(loop, n_labeled, n_unlabeled)``)
+    schedule : Schedule
     loop : int
     n_labeled, n_unlabeled : int
     budget : int or None

@@ -154,7 +154,7 @@ def write_dataset(name: str, folder: Path) -> Path:
 
 def needs_forest(strategy: str) -> bool:
     """Whether the strategy cannot score with the evaluated model (its check_model says so)."""
-    from alcli.config import ModelConfig
+    from alcli.models import ModelConfig
     from alcli.strategies import build_strategy
 
     strategy_obj = build_strategy(strategy, STRATEGY_PARAMS.get(strategy, {}))

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
+from alcli.classes import SKIPPED
 from alcli.errors import DataError
 from alcli.labelers.answers import read_answers
-from alcli.labelers.base import SKIPPED
 
 POOL = ["r1", "r2", "r3", "r4", "r5", "r6", "007", "=x", "old1", "old2"]
 PENDING = ["r1", "r2", "r3", "r4", "r5", "007", "=x"]  # r6, old1, old2: not asked now

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alcli.config import DataConfig
-from alcli.data import load_dataset
+from alcli.data import DataConfig, load_dataset
 from tests.conftest import TINY, loop_dirs, merge, read_csv, run_into, write_csv
 from tests.test_file_labeler import file_run_config, labeled_rows, status, waiting_ids
 from tests.test_labelers_simulated import trained

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alcli.config import DataConfig
-from alcli.data import UNLABELED, load_dataset
+from alcli.data import UNLABELED, DataConfig, load_dataset
 from tests.conftest import read_csv, write_csv
 
 FRUIT_ROWS = [
@@ -109,7 +108,7 @@ def test_labels_stay_as_they_are_in_every_output(tmp_path, cli, write_config, la
 
 
 def test_holding_out_a_test_set_moves_the_pool_in_place_without_a_copy():
-    from alcli.data import _compact_rows
+    from alcli.data.dataset import _compact_rows
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1000, 3))

@@ -11,14 +11,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from alcli.classes import SKIPPED, UNANSWERED
 from alcli.cli import app
-from alcli.config import DataConfig
-from alcli.data import load_dataset
+from alcli.data import DataConfig, RecordSource, load_dataset
 from alcli.labelers import LABELERS, LabelerContext, build_labeler
 from alcli.labelers.answers import read_answers
-from alcli.labelers.base import SKIPPED, UNANSWERED, LabelRequest
+from alcli.labelers.base import LabelRequest
 from alcli.labelers.file import FileLabeler, spreadsheet_safe
-from alcli.records import RecordSource
 from tests.conftest import TINY, merge, write_csv
 from tests.test_answers import BAD
 
@@ -253,7 +252,7 @@ def test_spreadsheet_safe(cell, safe):
 
 
 def test_registered_as_file(records):
-    from alcli.config import FileLabeler as FileLabelerConfig
+    from alcli.labelers.file import FileLabelerConfig
 
     assert LABELERS["file"] is FileLabeler
     built = build_labeler(

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
-from alcli.config import LABELER_CONFIGS, DataConfig
+from alcli.data import DataConfig
 from alcli.labelers import (
+    LABELER_CONFIGS,
     LABELERS,
     SKIPPED,
     UNANSWERED,

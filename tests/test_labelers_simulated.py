@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from alcli.config import DataConfig, ModelLabeler, NoisyOracleLabeler
+from alcli.data import DataConfig
 from alcli.errors import DataError
 from alcli.labelers import (
     SKIPPED,
@@ -25,6 +25,8 @@ from alcli.labelers import (
     LabelRequest,
     build_labeler,
 )
+from alcli.labelers.model import ModelLabelerConfig as ModelLabeler
+from alcli.labelers.noisy_oracle import NoisyOracleConfig as NoisyOracleLabeler
 from tests.conftest import read_csv, write_csv
 
 X, Y = load_iris(return_X_y=True)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alcli.config import DataConfig
-from alcli.data import load_dataset
+from alcli.data import DataConfig, RecordSource, load_dataset
 from alcli.errors import DataError
-from alcli.records import RecordSource
 from tests.conftest import write_csv
 
 # Cells a spreadsheet writes and a person must see unchanged: spaces, a comma, a quote,

@@ -27,8 +27,9 @@ import numpy as np
 import pytest
 import yaml
 
-from alcli.cli import _terminate as cli_terminate
-from alcli.rundir import RunDir, write_atomic
+from alcli.atomic import write_atomic
+from alcli.cli.common import _terminate as cli_terminate
+from alcli.rundir import RunDir
 from tests.conftest import merge
 
 ALCLI = [sys.executable, "-m", "alcli"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alcli.config import StopConfig
 from alcli.schedules import SCHEDULES, Constant, Geometric, Linear, Listed, capped_size
-from alcli.stopping import Progress, stop_reason
+from alcli.stopping import Progress, StopConfig, stop_reason
 
 EXAMPLES = {
     "constant": Constant(size=20),

@@ -16,9 +16,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from alcli.config import ModelConfig, freeze, validate_config
+from alcli.config import freeze, validate_config
 from alcli.errors import ConfigError
-from alcli.models import Learner
+from alcli.models import Learner, ModelConfig
 from alcli.strategies import SelectionContext, UnsupportedInput, build_strategy
 from alcli.strategies.bald import BALD
 from alcli.strategies.qbc import QueryByCommittee, bootstrap

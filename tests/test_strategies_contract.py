@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from alcli.config import ModelConfig
-from alcli.models import Learner
+from alcli.models import Learner, ModelConfig
 from alcli.strategies import STRATEGIES, SelectionContext, Strategy, UnsupportedInput
 
 from .conftest import checkpointed

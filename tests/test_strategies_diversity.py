@@ -12,9 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alcli.config import ModelConfig, load_config
+from alcli.config import load_config
 from alcli.errors import ConfigError
-from alcli.models import Learner
+from alcli.models import Learner, ModelConfig
 from alcli.strategies import SelectionContext, UnsupportedInput, distances
 from alcli.strategies.cluster_margin import ClusterMargin, condensed_distances, round_robin
 from alcli.strategies.information_density import InformationDensity

@@ -9,8 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from alcli.config import ModelConfig
-from alcli.models import Learner
+from alcli.models import Learner, ModelConfig
 from alcli.strategies import STRATEGIES, SelectionContext
 from alcli.strategies.expected_error_reduction import ExpectedErrorReduction
 from alcli.strategies.prediction_flips import PredictionFlips

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from alcli import engine
-from alcli.config import ModelConfig, load_config
+from alcli.config import load_config
 from alcli.errors import Interrupted
+from alcli.models import ModelConfig
 from alcli.strategies import STRATEGIES
 
 from .conftest import TINY, merge, read_csv

@@ -10,9 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from alcli.config import DataConfig
-from alcli.config import TerminalLabeler as TerminalConfig
-from alcli.data import load_dataset
+from alcli.data import DataConfig, RecordSource, load_dataset
 from alcli.errors import DataError
 from alcli.labelers import (
     LABELERS,
@@ -23,7 +21,7 @@ from alcli.labelers import (
     build_labeler,
 )
 from alcli.labelers.terminal import WIDTH, TerminalLabeler
-from alcli.records import RecordSource
+from alcli.labelers.terminal import TerminalLabelerConfig as TerminalConfig
 from tests.conftest import write_csv
 
 CLASSES = np.array(["cat", "dog", "bird"], dtype=object)

@@ -1,38 +1,42 @@
-"""Labelers: who answers the LABEL step. One module per kind plus this registry."""
+"""Labelers: who answers the LABEL step. One module per kind (the labeler and its config
+section side by side) plus one line in :data:`LABELERS`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from types import MappingProxyType
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from alcli.labelers.base import (
-    SKIPPED,
-    UNANSWERED,
-    Answers,
-    Labeler,
-    LabelRequest,
-    labeler_chain,
-    max_price,
-    prices,
-)
+from alcli.classes import SKIPPED, UNANSWERED
+from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest, prices
 from alcli.labelers.file import FileLabeler
-from alcli.labelers.model import LabelingModel
+from alcli.labelers.model import ModelLabeler, ModelLabelerConfig
 from alcli.labelers.noisy_oracle import NoisyOracle
-from alcli.labelers.oracle import Oracle
+from alcli.labelers.oracle import Oracle, OracleConfig
 from alcli.labelers.terminal import TerminalLabeler
+from alcli.registry import Registry
+from alcli.schema import tagged_union
 
-LABELERS: MappingProxyType[str, type[Labeler]] = MappingProxyType(
+LABELERS: Registry[Labeler] = Registry(
+    "kind",
     {
         "oracle": Oracle,
         "noisy_oracle": NoisyOracle,
-        "model": LabelingModel,
+        "model": ModelLabeler,
         "terminal": TerminalLabeler,
         "file": FileLabeler,
-    }
+    },
+    base=Labeler,
 )
+
+#: The ``labeler`` section: one of the registered labelers' configs, picked by ``kind``.
+LABELER_CONFIGS = {kind: cls.Config for kind, cls in LABELERS.items()}
+LabelerConfig = tagged_union(LABELER_CONFIGS, "kind", "oracle")
+DEFAULT_LABELER = OracleConfig
+# A labeling model's fallback is itself a labeler section.
+ModelLabelerConfig.model_rebuild(_types_namespace={"LabelerConfig": LabelerConfig})
 
 
 @dataclass(frozen=True)
@@ -47,18 +51,29 @@ class LabelerContext:
     data_cfg : DataConfig
         How the data was read (a labeling model's training file is read the same way).
     seed : int
+    build : callable
+        Builds another labeler from its config and a context (a chain's fallback).
     """
 
     truth: np.ndarray
     classes: np.ndarray
     data_cfg: Any
     seed: int
+    build: Callable[[Any, LabelerContext], Labeler] | None = None
+
+
+def labeler_chain(cfg: Any) -> list[Any]:
+    """A labeler config and the fallbacks behind it, in order (model -> file -> ...)."""
+    chain = [cfg]
+    while getattr(chain[-1], "fallback", None) is not None:
+        chain.append(chain[-1].fallback)
+    return chain
 
 
 def chain_has(cfg: Any, capability: str) -> bool:
     """Whether a labeler in the chain of ``cfg`` has ``capability`` (a class attribute such
     as ``may_wait``, ``needs_tty``, ``needs_truth``)."""
-    return any(getattr(LABELERS[link.kind], capability) for link in labeler_chain(cfg))
+    return first_with(cfg, capability) is not None
 
 
 def first_with(cfg: Any, capability: str) -> Any | None:
@@ -68,18 +83,32 @@ def first_with(cfg: Any, capability: str) -> Any | None:
     )
 
 
+def max_price(cfg: Any) -> float:
+    """The most one answer can cost anywhere in a labeler chain."""
+    most = 0.0
+    for link in labeler_chain(cfg):
+        cost = getattr(link, "cost", None)
+        if cost is not None:
+            most = max(most, float(cost.per_label), *map(float, cost.per_class.values()))
+    return most
+
+
 def build_labeler(cfg: Any, context: LabelerContext) -> Labeler:
-    """The labeler a ``labeler`` config section names."""
-    return LABELERS[cfg.kind](cfg, context)
+    """The labeler a ``labeler`` config section names (with its fallbacks)."""
+    return LABELERS[cfg.kind](cfg, replace(context, build=build_labeler))
 
 
 __all__ = [
+    "DEFAULT_LABELER",
     "LABELERS",
+    "LABELER_CONFIGS",
     "SKIPPED",
     "UNANSWERED",
     "Answers",
+    "LabelCost",
     "LabelRequest",
     "Labeler",
+    "LabelerConfig",
     "LabelerContext",
     "build_labeler",
     "chain_has",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from alcli.classes import SKIPPED
 from alcli.errors import DataError, agree, plural, preview
-from alcli.labelers.base import SKIPPED
 
 #: The answer that means "the annotator abstained" (any case).
 SKIP_WORD = "skip"

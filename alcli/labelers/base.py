@@ -8,12 +8,22 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field, NonNegativeFloat
 
-from alcli.classes import codes_by_text, label_text
+from alcli.classes import UNANSWERED, codes_by_text, label_text
+from alcli.schema import Section
 
-# Answer codes besides class codes (which are >= 0).
-UNANSWERED = -1  # nobody has answered yet: the batch waits (a person has it)
-SKIPPED = -2  # the annotator abstained: the record leaves the batch
+
+class LabelCost(Section):
+    """What an answer costs: a price per label, overridden for some classes."""
+
+    per_label: NonNegativeFloat = Field(
+        0.0, description="The price of one answer (a skip costs it too: the time was spent)."
+    )
+    per_class: dict[str | int, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="Prices of answers of some classes, by class label, e.g. {rare: 5.0}.",
+    )
 
 
 @dataclass(frozen=True)
@@ -143,29 +153,13 @@ def prices(cost: Any, codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def labeler_chain(cfg: Any) -> list[Any]:
-    """A labeler config and the fallbacks behind it, in order (model -> file -> ...)."""
-    chain = [cfg]
-    while getattr(chain[-1], "fallback", None) is not None:
-        chain.append(chain[-1].fallback)
-    return chain
-
-
-def max_price(cfg: Any) -> float:
-    """The most one answer can cost anywhere in a labeler chain."""
-    most = 0.0
-    for link in labeler_chain(cfg):
-        cost = getattr(link, "cost", None)
-        if cost is not None:
-            most = max(most, float(cost.per_label), *map(float, cost.per_class.values()))
-    return most
-
-
 class Labeler(ABC):
     """Answers the LABEL step. Subclasses set ``kind``; the constructor stores its config
     (``cfg``, the labeler's config section) and what it needs from the run."""
 
     kind: ClassVar[str]
+    #: The labeler's config section (a Section with a ``kind`` literal and a ``cost``).
+    Config: ClassVar[type[Section]]
     #: Whether the labeler reveals the data's own target (it then needs one for every record).
     needs_truth: ClassVar[bool] = False
     #: Whether it may leave answers for later (a person): the run then waits for them.

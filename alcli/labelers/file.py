@@ -10,13 +10,16 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from alcli.labelers.answers import SKIP_WORD
-from alcli.labelers.base import Answers, Labeler, LabelRequest
-from alcli.rundir import write_atomic
+from alcli.atomic import write_atomic
+from alcli.classes import UNANSWERED, with_new_classes
+from alcli.labelers.answers import SKIP_WORD, read_answers
+from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest, prices
+from alcli.schema import Section
 
 TO_LABEL = "to_label.csv"
 TASKS = "tasks.json"
@@ -36,6 +39,25 @@ def spreadsheet_safe(cell: str) -> str:
     if cell.startswith(_FORMULA_START) and not _NUMBER.match(cell):
         return "'" + cell
     return cell
+
+
+class FileLabelerConfig(Section):
+    kind: Literal["file"] = Field(
+        description="People label through files: the run writes pending/loop-NNNN/to_label.csv "
+        "and tasks.json (Label Studio), waits, and `alcli resume RUN_DIR --labels FILE` takes "
+        "the answers."
+    )
+    reoffer_skipped: bool = Field(
+        False,
+        description="Offer records an annotator skipped again in later loops (by default a "
+        "skipped record leaves the pool).",
+    )
+    allow_new_classes: bool = Field(
+        False,
+        description="Accept answers naming a class the data does not have yet: it becomes a "
+        "class of the run from then on (by default such answers are refused).",
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
 
 
 class FileLabeler(Labeler):
@@ -58,6 +80,7 @@ class FileLabeler(Labeler):
     answered, it rewrites the files with only the records still open.
     """
 
+    Config = FileLabelerConfig
     kind = "file"
     may_wait = True
     may_skip = True
@@ -209,3 +232,66 @@ def _tasks(loop: int, ids, names, fields, guesses) -> list[dict[str, Any]]:
             task["predictions"] = [prediction]
         tasks.append(task)
     return tasks
+
+
+def take_answers(
+    path: Path,
+    answers: Answers,
+    ids: np.ndarray,
+    pool_ids: np.ndarray,
+    classes: np.ndarray,
+    person: Any,
+    earlier_wins: bool = False,
+) -> tuple[Answers, list, int]:
+    """A waiting batch's answers with those of the file ``path`` filled in, every answer
+    checked first (nothing changes when one is wrong).
+
+    Parameters
+    ----------
+    path : Path
+        The filled ``to_label.csv``, an ``id,label`` CSV, or a Label Studio export.
+    answers : Answers
+        The batch's answers so far, aligned with ``ids``.
+    ids : ndarray of shape (n,)
+        The batch's record ids.
+    pool_ids : ndarray of shape (n_pool,)
+        Every pool id (an id outside the batch is named as such).
+    classes : ndarray of shape (n_classes,)
+    person : labeler config
+        The labeler in the chain that hands work to people: answers are credited to it, at
+        its prices, and it says whether new classes are allowed.
+    earlier_wins : bool
+        Answers already recorded win over the file's (the run's own sheet, an old copy).
+
+    Returns
+    -------
+    answers : Answers
+    added : list
+        Classes the answers add (``allow_new_classes``).
+    taken : int
+        How many answers the file gave.
+
+    Raises
+    ------
+    DataError
+        Every problem of the file at once.
+    """
+    open_ = answers.codes == UNANSWERED
+    already = {str(ids[k]): int(code) for k, code in enumerate(answers.codes) if code != UNANSWERED}
+    added: list | None = [] if getattr(person, "allow_new_classes", False) else None
+    given = read_answers(
+        path,
+        [str(i) for i in ids[open_]],
+        pool_ids,
+        classes,
+        answered=already,
+        new_classes=added,
+        earlier_wins=earlier_wins,
+    )
+    classes = with_new_classes(classes, added or [])
+    now = np.array([k for k in np.flatnonzero(open_) if str(ids[k]) in given], dtype=np.int64)
+    codes = np.array([given[str(ids[k])] for k in now], dtype=np.int64)
+    answers.codes[now] = codes
+    answers.labeler[now] = person.kind
+    answers.cost[now] = prices(person.cost, codes, classes)
+    return answers, added or [], int(now.shape[0])

@@ -4,20 +4,90 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from alcli.classes import codes_by_text, label_text
+from alcli.classes import SKIPPED, codes_by_text, label_text
 from alcli.data import read_table
 from alcli.errors import DataError, agree, plural, preview
-from alcli.labelers.base import SKIPPED, Answers, Labeler, LabelRequest
-from alcli.models import blas_threads, build_model
+from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
+from alcli.models import ModelConfig, blas_threads, build_model
+from alcli.schema import Section, resolve_path
+from alcli.seeding import LABELING_MODEL
 
-PURPOSE = "labeling-model"  # the seed purpose of the labeling model's random_state
+
+class ModelLabelerConfig(Section):
+    kind: Literal["model"] = Field(
+        description="Another model labels the records it is confident about; the rest go to "
+        "the fallback labeler."
+    )
+    path: Path | None = Field(
+        None,
+        description="A saved scikit-learn model (joblib); loaded only with trust: true, because "
+        "loading a pickle runs code.",
+    )
+    trust: bool = Field(
+        False, description="Allow loading the model file at path (it can run any code)."
+    )
+    model: ModelConfig | None = Field(
+        None, description="Instead of path: a model config trained on train_path."
+    )
+    train_path: Path | None = Field(
+        None,
+        description="With model: a labeled CSV or NPZ (the same columns as the data) to train "
+        "the labeling model on.",
+    )
+    threshold: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Keep the model's label only when its probability is at least this.",
+    )
+    fallback: LabelerConfig | None = Field(  # type: ignore[valid-type]  # noqa: F821
+        None,
+        description="Who labels the records the model is not confident about (a labeler "
+        "section); without one they are skipped.",
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each model answer costs.")
+
+    _resolve = field_validator("path", "train_path")(resolve_path)
+
+    @model_validator(mode="after")
+    def _one_model(self) -> ModelLabelerConfig:
+        if (self.path is None) == (self.model is None):
+            raise PydanticCustomError(
+                "labeling_model",
+                "labeler: give exactly one of labeler.path (a saved scikit-learn model, with "
+                "trust: true) or labeler.model with labeler.train_path (a model config trained on "
+                "a labeled file)",
+            )
+        if self.path is not None and not self.trust:
+            raise PydanticCustomError(
+                "labeler_trust",
+                "labeler.path: loading a model file runs code it contains; set labeler.trust: "
+                "true if you trust {path} (you made it, or it comes from someone you trust), or "
+                "use labeler.model with labeler.train_path to train the labeling model instead",
+                {"path": str(self.path)},
+            )
+        if self.model is not None and self.train_path is None:
+            raise PydanticCustomError(
+                "labeler_train_path",
+                "labeler.train_path: labeler.model needs a labeled file to be trained on (a CSV "
+                "or NPZ with the same columns as the data); add labeler.train_path",
+            )
+        if self.model is None and self.train_path is not None:
+            raise PydanticCustomError(
+                "labeler_train_path",
+                "labeler.train_path: it trains labeler.model, but labeler.path gives a model "
+                "already trained; remove train_path, or replace path with a model section",
+            )
+        return self
 
 
-class LabelingModel(Labeler):
+class ModelLabeler(Labeler):
     """Labels with a trained classifier, keeping an answer only where the classifier's
     probability for it is at least ``threshold``.
 
@@ -33,7 +103,7 @@ class LabelingModel(Labeler):
 
     Parameters
     ----------
-    cfg : alcli.config.ModelLabeler
+    cfg : ModelLabelerConfig
     context : LabelerContext
         ``classes`` (n_classes,), ``data_cfg`` (how ``train_path`` is read), ``seed`` (the
         trained model's random_state), and for the fallback whatever it needs.
@@ -54,14 +124,12 @@ class LabelingModel(Labeler):
         holds no features, so this waits for the first request).
     """
 
+    Config = ModelLabelerConfig
     kind = "model"
     may_skip = True
 
     def __init__(self, cfg: Any, context: Any):
         super().__init__(cfg)
-        # Imported here: alcli.labelers imports this module for its registry.
-        from alcli.labelers import build_labeler
-
         self.classes = np.asarray(context.classes)
         if cfg.path is not None:
             self.source_ = f"labeler.path ({cfg.path})"
@@ -71,7 +139,7 @@ class LabelingModel(Labeler):
             self.source_ = f"the model trained on labeler.train_path ({cfg.train_path})"
             self.estimator_ = train_model(cfg.model, cfg.train_path, context)
             self.codes_ = np.asarray(self.estimator_.classes_, dtype=np.int64)  # fit on codes
-        self.fallback_ = None if cfg.fallback is None else build_labeler(cfg.fallback, context)
+        self.fallback_ = None if cfg.fallback is None else context.build(cfg.fallback, context)
         # A chain waits for people and reads the truth when its fallback does.
         self.may_wait = bool(self.fallback_ and self.fallback_.may_wait)
         self.needs_truth = bool(self.fallback_ and self.fallback_.needs_truth)
@@ -187,7 +255,7 @@ def train_model(model_cfg: Any, train_path: Path, context: Any) -> Any:
             f"{key}: it holds only the class {context.classes[y[0]]}; a labeling model needs "
             "records of at least 2 classes"
         )
-    estimator = build_model(model_cfg, context.seed, 0, PURPOSE)
+    estimator = build_model(model_cfg, context.seed, 0, LABELING_MODEL)
     try:
         with blas_threads(model_cfg.blas_threads):
             return estimator.fit(table.X, y)

@@ -2,15 +2,64 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from alcli.classes import codes_by_text, label_text
+from alcli.classes import UNANSWERED, UNLABELED, codes_by_text, label_text
 from alcli.errors import DataError, agree, plural, preview
-from alcli.labelers.base import UNANSWERED, Answers, Labeler, LabelRequest
+from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
+from alcli.schema import Section
 
-UNLABELED = -1  # alcli.data.UNLABELED: the data holds no target for the record
+
+class NoisyOracleConfig(Section):
+    kind: Literal["noisy_oracle"] = Field(
+        description="A simulated annotator who makes mistakes, seeded: reveals the target the "
+        "data holds, sometimes wrongly."
+    )
+    flip_rate: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Chance that an answer is a wrong class, drawn uniformly among the others.",
+    )
+    confusion: dict[str | int, dict[str | int, Annotated[float, Field(ge=0, le=1)]]] | None = Field(
+        None,
+        description="Instead of flip_rate: per true class, the chance of each given class, "
+        "e.g. {cat: {cat: 0.9, dog: 0.1}}; what a row leaves of 1 stays on the true class, "
+        "and classes without a row are answered right.",
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
+
+    @field_validator("confusion")
+    @classmethod
+    def _rows_at_most_one(cls, value: dict | None) -> dict | None:
+        # Which labels are classes is known only with the data: the labeler checks that.
+        for true_label, row in (value or {}).items():
+            total = sum(row.values())
+            if total > 1 + 1e-9:
+                raise PydanticCustomError(
+                    "confusion_row",
+                    "the row of true class '{label}' sums to {total}; a row gives the chance "
+                    "of each answer for that class, so it sums to at most 1 (what it leaves "
+                    "stays on the true class). Lower its values",
+                    {"label": true_label, "total": f"{total:.4g}"},
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _rate_or_confusion(self) -> NoisyOracleConfig:
+        # flip_rate's default is always there; only a flip_rate the user chose conflicts.
+        default = type(self).model_fields["flip_rate"].default
+        if self.confusion is not None and self.flip_rate != default:
+            raise PydanticCustomError(
+                "noisy_oracle_rate",
+                "labeler.flip_rate: give either flip_rate or confusion, not both (confusion sets "
+                "every mistake itself); remove flip_rate",
+            )
+        return self
 
 
 class NoisyOracle(Labeler):
@@ -23,7 +72,7 @@ class NoisyOracle(Labeler):
 
     Parameters
     ----------
-    cfg : NoisyOracleLabeler
+    cfg : NoisyOracleConfig
         ``flip_rate``, or ``confusion`` ({true label: {given label: probability}}; what a row
         leaves of 1 stays on the true class; classes without a row are answered right).
     context : LabelerContext
@@ -36,6 +85,7 @@ class NoisyOracle(Labeler):
         has no target to reveal.
     """
 
+    Config = NoisyOracleConfig
     kind = "noisy_oracle"
     needs_truth = True
     records_truth = True

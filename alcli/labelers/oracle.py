@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from alcli.labelers.base import Answers, Labeler, LabelRequest
+from pydantic import Field
+
+from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
+from alcli.schema import Section
+
+
+class OracleConfig(Section):
+    kind: Literal["oracle"] = Field(
+        "oracle", description="The simulated annotator: reveals the target the data holds."
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
 
 
 class Oracle(Labeler):
@@ -14,6 +24,7 @@ class Oracle(Labeler):
     reads them.
     """
 
+    Config = OracleConfig
     kind = "oracle"
     needs_truth = True
 

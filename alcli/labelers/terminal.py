@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from alcli.classes import SKIPPED, UNANSWERED
 from alcli.errors import DataError, agree, plural
-from alcli.labelers.base import SKIPPED, UNANSWERED, Answers, Labeler, LabelRequest
+from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
+from alcli.schema import Section
 
 WIDTH = 76  # short lines: a narrow terminal must not wrap them mid-word
 COMPACT_AFTER = 12  # records with more fields than this show several fields to a line
 SHORT_FIELD = 28  # in the compact form, a "name=value" longer than this gets its own line
+
+
+class TerminalLabelerConfig(Section):
+    kind: Literal["terminal"] = Field(
+        description="A person labels in the terminal during `alcli run`: a number or a class "
+        "name, s to skip, u to undo, q to save and quit."
+    )
+    text_column: str | None = Field(
+        None,
+        description="CSV: show this column of each record (a text) instead of all its fields.",
+    )
+    reoffer_skipped: bool = Field(
+        False, description="Offer records skipped in the terminal again in later loops."
+    )
+    cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
 
 
 class TerminalLabeler(Labeler):
@@ -47,7 +65,7 @@ class TerminalLabeler(Labeler):
 
     Parameters
     ----------
-    cfg : alcli.config.TerminalLabeler
+    cfg : TerminalLabelerConfig
         ``text_column``, ``reoffer_skipped``, ``cost``.
     context : LabelerContext
         ``data_cfg`` names the target and id columns, which are not shown as fields.
@@ -56,6 +74,7 @@ class TerminalLabeler(Labeler):
         the time of each ``label`` call).
     """
 
+    Config = TerminalLabelerConfig
     kind = "terminal"
     may_wait = True
     may_skip = True

@@ -7,12 +7,9 @@ to ``STRATEGIES`` below. A user's own strategy is named by import path instead
 
 from __future__ import annotations
 
-import difflib
-from types import MappingProxyType
-
 from pydantic import BaseModel
 
-from alcli.imports import import_object
+from alcli.registry import Registry
 from alcli.strategies.bald import BALD
 from alcli.strategies.bandit import Bandit
 from alcli.strategies.base import (
@@ -38,7 +35,25 @@ from alcli.strategies.random import RandomSampling
 from alcli.strategies.ranked_batch import RankedBatch
 from alcli.strategies.uncertainty_trend import UncertaintyTrend
 
-STRATEGIES: MappingProxyType[str, type[Strategy]] = MappingProxyType(
+
+def _check_own(name: str, found: type) -> str | None:
+    """What a user's own strategy class lacks, or None."""
+    for attribute in ("name", "description"):
+        if not isinstance(getattr(found, attribute, None), str):
+            return (
+                f"strategy '{name}' needs a class attribute {attribute} (a string), like every "
+                "strategy: name = 'mine', description = 'What it picks, in one line.'"
+            )
+    if not (isinstance(found.Params, type) and issubclass(found.Params, BaseModel)):
+        return (
+            f"strategy '{name}': Params must be a pydantic BaseModel subclass declaring its "
+            "parameters"
+        )
+    return None
+
+
+STRATEGIES: Registry[Strategy] = Registry(
+    "strategy",
     {
         "bald": BALD,
         "bandit": Bandit,
@@ -56,7 +71,12 @@ STRATEGIES: MappingProxyType[str, type[Strategy]] = MappingProxyType(
         "random": RandomSampling,
         "ranked_batch": RankedBatch,
         "uncertainty_trend": UncertaintyTrend,
-    }
+    },
+    base=Strategy,
+    own_example="mypkg.strategies:MyStrategy",
+    must_be="a subclass of alcli.strategies.Strategy (or ScoreStrategy) with name, "
+    "description and select() (or score())",
+    check=_check_own,
 )
 
 
@@ -68,42 +88,7 @@ def resolve_strategy(name: str) -> type[Strategy]:
     LookupError
         Naming the registered strategies, or why the import path is not a strategy.
     """
-    if name in STRATEGIES:
-        return STRATEGIES[name]
-    if ":" not in name and "." not in name:
-        close = difflib.get_close_matches(name, list(STRATEGIES), n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise LookupError(
-            f"Unknown strategy '{name}'{hint}. Available: {', '.join(sorted(STRATEGIES))}. "
-            "Your own strategy is named by import path, e.g. mypkg.strategies:MyStrategy."
-        )
-    try:
-        found = import_object(name)
-    except ImportError as exc:
-        raise LookupError(
-            f"cannot import strategy '{name}': {exc}. Check the import path "
-            "(package.module:Class) and that the package is installed or on PYTHONPATH"
-        ) from None
-    if not (isinstance(found, type) and issubclass(found, Strategy)):
-        raise LookupError(
-            f"'{name}' is not a strategy: it must be a subclass of alcli.strategies.Strategy "
-            "(or ScoreStrategy) with name, description and select() (or score())"
-        )
-    if getattr(found, "__abstractmethods__", None):
-        missing = ", ".join(sorted(found.__abstractmethods__))
-        raise LookupError(f"strategy '{name}' does not implement {missing}")
-    for attribute in ("name", "description"):
-        if not isinstance(getattr(found, attribute, None), str):
-            raise LookupError(
-                f"strategy '{name}' needs a class attribute {attribute} (a string), like every "
-                "strategy: name = 'mine', description = 'What it picks, in one line.'"
-            )
-    if not (isinstance(found.Params, type) and issubclass(found.Params, BaseModel)):
-        raise LookupError(
-            f"strategy '{name}': Params must be a pydantic BaseModel subclass declaring its "
-            "parameters"
-        )
-    return found
+    return STRATEGIES.resolve(name)
 
 
 def build_strategy(name: str, params: dict) -> Strategy:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from alcli.models import apply_chunked
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
 from alcli.strategies.qbc import Consensus
 
@@ -96,9 +97,6 @@ class BALD(ScoreStrategy):
                 X_member = X if subsets is None else _columns(X, subsets[k])
                 consensus.add(member_proba(member, X_member, n_classes))
             return consensus.disagreement()
-
-        # alcli.models imports the config, which imports this registry: import on use.
-        from alcli.models import apply_chunked
 
         learner = ctx.learner
         chunk_size = CHUNK if learner is None else learner.chunk_size

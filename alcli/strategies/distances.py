@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from alcli.models import embedding_of, has_embedding
 from alcli.strategies.base import SelectionContext, Strategy, UnsupportedInput
 
 CHUNK = 2048
@@ -51,9 +52,6 @@ def space(ctx: SelectionContext, kind: Space, indices: np.ndarray | None = None)
     -------
     ndarray or sparse matrix of shape (n_pool, d) or (n, d)
     """
-    # alcli.models imports the config, which imports the strategies: import it when used.
-    from alcli.models import embedding_of
-
     if kind == "features" or (ctx.model is not None and embedding_of(ctx.model) is None):
         return ctx.features if indices is None else ctx.features[indices]
     if ctx.learner is None or ctx.model is None:
@@ -67,8 +65,6 @@ def space(ctx: SelectionContext, kind: Space, indices: np.ndarray | None = None)
 
 def space_problem(name: str, kind: Space, estimator: Any) -> str | None:
     """Why ``estimator`` (unfitted) cannot give strategy ``name`` its ``space``, or None."""
-    from alcli.models import has_embedding
-
     if kind != "model" or has_embedding(estimator):
         return None
     return (
@@ -220,6 +216,22 @@ def nearest_centroid(
         assign[r : r + D.shape[0]] = D.argmin(axis=1)
         distance[r : r + D.shape[0]] = D[np.arange(D.shape[0]), assign[r : r + D.shape[0]]]
     return assign, distance
+
+
+#: Above this many rows, k-means is fit mini-batch (a large pool stays cheap).
+MINIBATCH_ABOVE = 20_000
+
+
+def fit_kmeans(X: Any, n_clusters: int, random_state: int) -> np.ndarray:
+    """The centroids of k-means on rows ``X``, shape (n_clusters, d): full k-means, or
+    mini-batch k-means above :data:`MINIBATCH_ABOVE` rows; three seeded initializations."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if X.shape[0] > MINIBATCH_ABOVE:
+        km = MiniBatchKMeans(n_clusters=n_clusters, random_state=random_state, n_init=3)
+    else:
+        km = KMeans(n_clusters=n_clusters, random_state=random_state, n_init=3)
+    return km.fit(X).cluster_centers_
 
 
 def nearest_to_centroids(

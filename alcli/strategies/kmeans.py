@@ -10,9 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from alcli.strategies import distances
 from alcli.strategies.base import Selection, SelectionContext, Strategy
 
-# Above this many sampled rows, mini-batch k-means (as alcli.initialization.kmeans_init).
-MINIBATCH_ABOVE = 20_000
-
 
 class KMeansParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,7 +46,6 @@ class KMeansSampling(distances.MeasuresInSpace, Strategy):
     Params = KMeansParams
 
     def select(self, ctx: SelectionContext, n: int) -> Selection:
-        from sklearn.cluster import KMeans, MiniBatchKMeans
         from sklearn.exceptions import ConvergenceWarning
 
         n = min(int(n), ctx.candidates.shape[0])
@@ -63,15 +59,13 @@ class KMeansSampling(distances.MeasuresInSpace, Strategy):
         order = ctx.rng.permutation(rows.shape[0])  # seeded: sample, and ties among equals
         sample = np.sort(order[: self.params.sample_factor * n])
         random_state = int(ctx.rng.integers(2**31 - 1))
-        if sample.shape[0] > MINIBATCH_ABOVE:
-            km = MiniBatchKMeans(n_clusters=n, random_state=random_state, n_init=3)
-        else:
-            km = KMeans(n_clusters=n, random_state=random_state, n_init=3)
         with warnings.catch_warnings():
             # Fewer distinct records than clusters: the empty clusters are topped up below.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            km.fit(distances.block(X, rows[sample], 0, sample.shape[0]))
-        nearest, sizes = distances.nearest_to_centroids(X, rows[order], km.cluster_centers_)
+            centroids = distances.fit_kmeans(
+                distances.block(X, rows[sample], 0, sample.shape[0]), n, random_state
+            )
+        nearest, sizes = distances.nearest_to_centroids(X, rows[order], centroids)
         found = nearest >= 0
         positions = order[nearest[found]]
         scores = sizes[found].astype(np.float64)

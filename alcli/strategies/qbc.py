@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from alcli.models import ModelConfig
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
 
@@ -36,7 +37,7 @@ class QueryByCommitteeParams(BaseModel):
         "bootstrap resample of the labeled set (5 when neither members nor models is given). "
         "Not with models.",
     )
-    models: list[Any] | None = Field(
+    models: list[ModelConfig] | None = Field(
         None,
         min_length=2,
         description="Instead of bagged copies, one member per model config ({estimator, "
@@ -45,15 +46,12 @@ class QueryByCommitteeParams(BaseModel):
         json_schema_extra={"type_text": "list of model configs"},
     )
 
-    @field_validator("models")
+    @field_validator("models", mode="before")
     @classmethod
-    def _model_configs(cls, value: list[Any] | None) -> list[Any] | None:
-        if value is None:
-            return None
-        # alcli.config imports the strategy registry, so ModelConfig is only importable once
-        # the package is loaded, i.e. when a config is validated.
-        from alcli.config import ModelConfig
-
+    def _model_configs(cls, value: Any) -> Any:
+        # One message per entry that names it, rather than pydantic's per-key errors.
+        if not isinstance(value, list):
+            return value
         configs = []
         for k, entry in enumerate(value):
             try:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alcli.config import DataConfig
-from alcli.data import Dataset
+from alcli.data.config import DataConfig
+from alcli.data.dataset import Dataset
 from alcli.errors import DataError, plural, preview
 
 

@@ -1,20 +1,17 @@
-"""Load a dataset from the config's data section, split pool and test, fingerprint it."""
+"""Read records from a bundled dataset, a CSV or an NPZ file into a :class:`Table`."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from alcli.config import DataConfig
-from alcli.errors import DataError, agree, plural, preview
-from alcli.seeding import random_state_for
+from alcli.data.config import DataConfig
+from alcli.errors import DataError, preview
 
-UNLABELED = -1
 _INT_LABEL = re.compile(r"^[+-]?\d+$")
 
 
@@ -32,98 +29,6 @@ class Table:
     has_label: np.ndarray
     ids: np.ndarray
     feature_names: list[str]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """The pool and the test set, labels encoded as indices into ``classes``.
-
-    Attributes
-    ----------
-    X : ndarray of shape (n_pool, n_features)
-    ids : ndarray of shape (n_pool,)
-        Strings from an id column, or int64 row numbers.
-    y : ndarray of int64, shape (n_pool,)
-        Class codes; ``UNLABELED`` (-1) where the data holds no target.
-    classes : ndarray of shape (n_classes,)
-        The class labels as they are in the data (ints, or strings).
-    X_test : ndarray of shape (n_test, n_features)
-    y_test : ndarray of int64, shape (n_test,)
-    ids_test : ndarray of shape (n_test,)
-    feature_names : list of str
-    fingerprint : str
-        sha256 of everything above: resume refuses data that changed.
-    """
-
-    X: np.ndarray
-    ids: np.ndarray
-    y: np.ndarray
-    classes: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    ids_test: np.ndarray
-    feature_names: list[str]
-    fingerprint: str
-
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Class labels as they are in the data, for class codes."""
-        return self.classes[codes]
-
-
-def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
-    """Read the data the config names and hold out the test set.
-
-    Raises
-    ------
-    DataError
-        Naming the file, column or record at fault and how to fix it.
-    """
-    if cfg.dataset_name is not None:
-        table = _read_sklearn(cfg.dataset_name)
-    else:
-        table = read_table(cfg.path, cfg)
-    if cfg.test_path is not None:
-        test = read_table(cfg.test_path, cfg)
-        if test.feature_names != table.feature_names:
-            raise DataError(
-                f"{cfg.test_path}: its feature columns ({', '.join(test.feature_names)}) differ "
-                f"from {cfg.path}'s ({', '.join(table.feature_names)}); use the same columns"
-            )
-        missing = test.ids[~test.has_label]
-        if missing.size:
-            raise DataError(
-                f"{cfg.test_path}: the test set must be labeled, but "
-                f"{plural(len(missing), 'record')} {agree(len(missing), 'lacks', 'lack')} a "
-                f"{cfg.target} (ids {preview(missing)}); "
-                "fill them or drop those rows"
-            )
-        if table.labels.dtype.kind != test.labels.dtype.kind:
-            table, test = _labels_as_text(table), _labels_as_text(test)
-        classes = _classes(np.concatenate([table.labels[table.has_label], test.labels]), cfg)
-        return _dataset(
-            table.X,
-            table.ids,
-            _encode(table, classes),
-            classes,
-            test.X,
-            _encode(test, classes),
-            test.ids,
-            table.feature_names,
-        )
-    classes = _classes(table.labels[table.has_label], cfg)
-    codes = _encode(table, classes)
-    pool_rows, test_rows = _stratified_split(codes, cfg, seed)
-    X_test = table.X[test_rows]  # copied out first: compacting overwrites these rows
-    return _dataset(
-        _compact_rows(table.X, pool_rows),
-        table.ids[pool_rows],
-        codes[pool_rows],
-        classes,
-        X_test,
-        codes[test_rows],
-        table.ids[test_rows],
-        table.feature_names,
-    )
 
 
 def read_table(path: Path, cfg: DataConfig) -> Table:
@@ -154,7 +59,7 @@ def read_id_list(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _read_sklearn(name: str) -> Table:
+def read_sklearn(name: str) -> Table:
     from sklearn import datasets
 
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
@@ -332,71 +237,6 @@ def _parse_labels(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if all(_INT_LABEL.match(v) and str(int(v)) == v for v in present.tolist()):
         return np.where(has_label, text, "0").astype(np.int64), has_label
     return text, has_label
-
-
-def _labels_as_text(table: Table) -> Table:
-    labels = np.where(table.has_label, table.labels.astype(str), "")
-    return Table(table.X, labels, table.has_label, table.ids, table.feature_names)
-
-
-def _classes(present: np.ndarray, cfg: DataConfig) -> np.ndarray:
-    """The sorted distinct labels; at least two are needed."""
-    classes = np.unique(present)
-    if classes.shape[0] < 2:
-        where = cfg.path or cfg.source
-        found = f"only '{classes[0]}'" if classes.shape[0] else "none"
-        raise DataError(
-            f"{where}: active learning needs at least 2 classes in '{cfg.target}'; found {found}"
-        )
-    return classes
-
-
-def _encode(table: Table, classes: np.ndarray) -> np.ndarray:
-    """Class codes (indices into ``classes``), UNLABELED where the target is empty."""
-    codes = np.full(table.labels.shape[0], UNLABELED, dtype=np.int64)
-    codes[table.has_label] = np.searchsorted(classes, table.labels[table.has_label])
-    return codes
-
-
-def _stratified_split(codes: np.ndarray, cfg: DataConfig, seed: int):
-    """Pool rows and test rows; only labeled rows can go to the test set."""
-    from sklearn.model_selection import train_test_split
-
-    labeled = np.flatnonzero(codes != UNLABELED)
-    try:
-        pool_labeled, test_rows = train_test_split(
-            labeled,
-            test_size=cfg.holdout_share,
-            stratify=codes[labeled],
-            random_state=random_state_for(seed, "split"),
-        )
-    except ValueError as exc:
-        raise DataError(
-            f"{cfg.path or cfg.source}: cannot hold out a stratified test set of "
-            f"test_size={cfg.holdout_share} ({exc}); change data.test_size, or give data.test_path"
-        ) from None
-    pool_rows = np.sort(np.concatenate([pool_labeled, np.flatnonzero(codes == UNLABELED)]))
-    return pool_rows, np.sort(test_rows)
-
-
-def _compact_rows(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
-    """``X[rows]`` for ascending ``rows``, moved to the front of X in place: a view, no copy.
-
-    Safe because ``rows[i] >= i``: a row is always read before its place is written over.
-    """
-    for start in range(0, rows.shape[0], chunk_rows):
-        stop = min(start + chunk_rows, rows.shape[0])
-        X[start:stop] = X[rows[start:stop]]
-    return X[: rows.shape[0]]
-
-
-def _dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names) -> Dataset:
-    digest = hashlib.sha256()
-    for array in (X, y, X_test, y_test, classes.astype(str), ids):
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.data)  # the buffer itself: no copy of the pool
-    return Dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names, digest.hexdigest())
 
 
 def _first_non_numeric(cells: np.ndarray) -> tuple[int, int, str]:

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from alcli.rundir import step_seconds
+
 
 class ProgressPrinter:
     """Renders the engine's events. Use as a context manager; call it with each event."""
@@ -60,5 +62,5 @@ class ProgressPrinter:
 
 def _loop_line(event: dict[str, Any]) -> str:
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in event["metrics"].items())
-    seconds = sum(event["seconds"].get(step, 0.0) for step in ("select", "label", "train", "infer"))
+    seconds = step_seconds(event)
     return f"labeled {event['n_labeled']:>6}  {metrics}  ({seconds:.2f} s)"

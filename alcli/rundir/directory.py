@@ -15,16 +15,13 @@ when complete; every other file is written to a temporary file and ``os.replace`
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
 import io
 import json
 import os
 import re
 import shutil
-import signal
 import tempfile
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -32,82 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from alcli.atomic import DIR_MODE, TMP_PREFIX, csv_text, uninterrupted, write_atomic
 from alcli.errors import RunDirError
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "awaiting_labels", "stopped", "completed", "failed")
 _LOOP_DIR = re.compile(r"^\d{4}$")
-_TMP_PREFIX = ".tmp-"
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp/mkdtemp create private (0600/0700) entries; a run directory gets ordinary permissions.
-_FILE_MODE = 0o666 & ~_current_umask()
-_DIR_MODE = 0o777 & ~_current_umask()
-
-
-_deferring = threading.local()
-
-
-@contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
-
-    Writes that must not stop half-way (a temporary file and its rename; a loop folder with
-    the metrics.csv and run.json that describe it) run inside this. Python runs signal
-    handlers in the main thread whichever thread the signal hits, so swapping the handlers
-    is enough; elsewhere (a worker thread) signals cannot be handled and the block just runs.
-    """
-    if getattr(_deferring, "active", False) or threading.current_thread() is not (
-        threading.main_thread()
-    ):
-        yield
-        return
-    received: list[int] = []
-    previous = {
-        signum: signal.signal(signum, lambda number, frame: received.append(number))
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    _deferring.active = True
-    try:
-        yield
-    finally:
-        _deferring.active = False
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if received:
-        raise KeyboardInterrupt
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a file so that readers see the old or the new content, never a part."""
-    payload = data.encode() if isinstance(data, str) else data
-    with uninterrupted():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}.")
-        try:
-            os.fchmod(fd, _FILE_MODE)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-
-def csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def default_run_path(runs_dir: Path, name: str) -> Path:
@@ -157,9 +84,9 @@ class RunDir:
         except OSError as exc:
             raise RunDirError(f"cannot create the run directory {path}: {exc}") from None
         with uninterrupted():
-            staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}."))
+            staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}."))
             try:
-                staging.chmod(_DIR_MODE)
+                staging.chmod(DIR_MODE)
                 (staging / "loops").mkdir()
                 write_atomic(staging / "config.yaml", config_yaml)
                 write_atomic(
@@ -228,6 +155,7 @@ class RunDir:
                 f"{self.path}/run.json is not an alcli run record (it needs a status, one of "
                 f"{', '.join(STATUSES)}); it was changed by hand or by another program."
             )
+        check_schema_version(meta.get("schema_version", SCHEMA_VERSION), self.path / "run.json")
         return meta
 
     def update_meta(self, **changes: Any) -> dict[str, Any]:
@@ -254,7 +182,7 @@ class RunDir:
     def discard_partial(self) -> None:
         """Remove what a killed process left half-written (temporary files and folders)."""
         for folder in (self.path, self.path / "loops", *self.path.glob("pending/loop-*")):
-            for leftover in folder.glob(f"{_TMP_PREFIX}*"):
+            for leftover in folder.glob(f"{TMP_PREFIX}*"):
                 if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
                 else:
@@ -284,12 +212,7 @@ class RunDir:
         for folder in reversed(folders):
             batch = folder / "batch.npz"
             if batch.exists():
-                try:
-                    with np.load(batch, allow_pickle=False) as npz:
-                        arrays = {key: npz[key] for key in npz.files}
-                except (OSError, ValueError) as exc:
-                    raise RunDirError(f"{batch} cannot be read: {exc}") from None
-                return int(folder.name.removeprefix("loop-")), arrays
+                return int(folder.name.removeprefix("loop-")), read_npz(batch)
         return None
 
     def remove_handoff(self, loop: int) -> None:
@@ -321,9 +244,9 @@ class RunDir:
         """Write a complete loop folder in one rename."""
         final = self.loop_path(loop)
         with uninterrupted():
-            staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{_TMP_PREFIX}{final.name}."))
+            staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{TMP_PREFIX}{final.name}."))
             try:
-                staging.chmod(_DIR_MODE)
+                staging.chmod(DIR_MODE)
                 for name, content in files.items():
                     payload = content.encode() if isinstance(content, str) else content
                     (staging / name).write_bytes(payload)
@@ -342,11 +265,7 @@ class RunDir:
     def read_state(self, loop: int) -> dict[str, np.ndarray]:
         """A loop's state.npz (never unpickled)."""
         path = self.loop_path(loop) / "state.npz"
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                state = {key: npz[key] for key in npz.files}
-        except (OSError, ValueError) as exc:
-            raise RunDirError(f"{path} cannot be read: {exc}") from None
+        state = read_npz(path)
         missing = {"order", "labels", "loop_of"} - set(state)
         if missing:
             raise RunDirError(f"{path} lacks {', '.join(sorted(missing))}; it was changed by hand")
@@ -379,6 +298,33 @@ class RunDir:
                 if handle.read(1) != b"\n":
                     line = "\n" + line
             handle.write(line.encode())
+
+
+def check_schema_version(version: object, path: Path) -> None:
+    """Refuse a file written by a newer alcli, whose layout this version cannot know."""
+    try:
+        newer = int(version) > SCHEMA_VERSION  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise RunDirError(
+            f"{path}: schema_version {version!r} is not a number; the file was changed by hand"
+        ) from None
+    if newer:
+        raise RunDirError(
+            f"{path} was written by a newer alcli (schema version {version}; this alcli "
+            f"reads up to {SCHEMA_VERSION}); upgrade alcli (pip install -U alcli) to use it"
+        )
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """An NPZ checkpoint's arrays (never unpickled), its schema version checked."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path} cannot be read: {exc}") from None
+    if "schema_version" in arrays:
+        check_schema_version(arrays["schema_version"].item(), path)
+    return arrays
 
 
 def _try_flock(handle) -> bool:

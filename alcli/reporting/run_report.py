@@ -1,23 +1,18 @@
-"""Read a run directory into a report: a table, JSON or CSV. Never unpickles anything."""
+"""Read a run directory into a report (run, summary, loops) as data, JSON or CSV. Reads CSV,
+JSON and YAML only: never unpickles anything."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
-from rich.table import Table
 
 from alcli.errors import RunDirError
 from alcli.metrics import aulc, labels_to_reach
-from alcli.rundir import RunDir
-
-_REQUIRED_COLUMNS = ("loop", "n_labeled", "loop_size", "n_predictions")
-_INT_COLUMNS = (*_REQUIRED_COLUMNS, "n_skipped", "label_errors")
-_TEXT_COLUMNS = ("strategy",)
+from alcli.rundir import RunDir, read_metrics_csv, step_seconds
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -31,7 +26,7 @@ def load_report(path: Path) -> dict[str, Any]:
     metric_names = config.get("metrics") if isinstance(config, dict) else None
     if not isinstance(metric_names, list):
         raise RunDirError(f"{rundir.config_path} has no list of metrics; it was changed by hand")
-    loops = _read_metrics_csv(path / "metrics.csv", metric_names)
+    loops = read_metrics_csv(path / "metrics.csv", metric_names)
     return {
         "run": {"path": str(path), **meta},
         "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
@@ -49,75 +44,6 @@ def to_csv(path: Path) -> str:
     return metrics.read_text() if metrics.exists() else ""
 
 
-def to_table(report: dict[str, Any]) -> Table:
-    """A rich table: one row per loop, the summary in the caption."""
-    run, loops, summary = report["run"], report["loops"], report["summary"]
-    title = f"{run.get('name', '')}  ·  {run['status']}"
-    if run.get("stop_reason"):
-        title += f" ({run['stop_reason']})"
-    table = Table(title=title, caption=_caption(summary), title_justify="left")
-    if not loops:
-        table.add_column("no loop has completed yet")
-        return table
-    metric_names = summary["metric_names"]
-    # Columns the run has: skips (people), cumulative cost (prices), wrong labels (noise).
-    extra = [key for key in ("n_skipped", "cost", "label_errors") if key in loops[0]]
-    titles = {"n_skipped": "skipped", "cost": "total cost", "label_errors": "wrong labels"}
-    for column in ("loop", "labeled", "size", "strategy", *metric_names):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
-    for key in extra:
-        table.add_column(titles[key], justify="right")
-    table.add_column("seconds", justify="right")
-    spent = 0.0
-    for row in loops:
-        seconds = sum(v for k, v in row.items() if k.endswith("_s"))
-        spent += row.get("cost", 0.0)
-        cells = {
-            "n_skipped": str(row.get("n_skipped", "")),
-            "cost": f"{spent:.2f}",
-            "label_errors": str(row.get("label_errors", "")),
-        }
-        table.add_row(
-            str(row["loop"]),
-            str(row["n_labeled"]),
-            str(row["loop_size"]),
-            row["strategy"],
-            *(f"{row[m]:.4f}" for m in metric_names),
-            *(cells[key] for key in extra),
-            f"{seconds:.2f}",
-        )
-    return table
-
-
-def _read_metrics_csv(path: Path, metric_names: list[str]) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    try:
-        return [_typed(row, metric_names) for row in rows]
-    except (KeyError, TypeError, ValueError):
-        raise RunDirError(
-            f"{path} is not as alcli writes it; it was changed by hand. `alcli resume` "
-            "rewrites it from the loop folders."
-        ) from None
-
-
-def _typed(row: dict[str, str], metric_names: list[str]) -> dict[str, Any]:
-    """A metrics.csv row with its numbers as numbers (KeyError if a metric is missing)."""
-    for name in (*_REQUIRED_COLUMNS, *metric_names):
-        row[name]
-    return {key: _cell(key, value) for key, value in row.items()}
-
-
-def _cell(key: str, value: str) -> Any:
-    if key in _TEXT_COLUMNS:
-        return value
-    if key in _INT_COLUMNS:
-        return int(value) if value != "" else None
-    return float(value)
-
-
 def _summary(loops: list[dict], metric_names: list[str], target: dict | None) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "loops": len(loops),
@@ -125,7 +51,7 @@ def _summary(loops: list[dict], metric_names: list[str], target: dict | None) ->
         "metric_names": metric_names,
         "final": {m: loops[-1][m] for m in metric_names} if loops else {},
         "aulc": {},
-        "seconds": sum(v for row in loops for k, v in row.items() if k.endswith("_s")),
+        "seconds": sum(step_seconds(row) for row in loops),
     }
     if loops and "cost" in loops[0]:
         summary["cost"] = sum(row["cost"] for row in loops)
@@ -145,7 +71,7 @@ def _summary(loops: list[dict], metric_names: list[str], target: dict | None) ->
     return summary
 
 
-def _caption(summary: dict[str, Any]) -> str:
+def caption(summary: dict[str, Any]) -> str:
     parts = [
         f"{summary['n_labeled']} labels in {summary['loops']} loops",
         f"{summary['seconds']:.1f} s",

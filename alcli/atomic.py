@@ -1,0 +1,87 @@
+"""Writes that never leave a half-written file, and signals held while they happen."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: Temporary files and folders start with this; whatever a kill leaves is removed on resume.
+TMP_PREFIX = ".tmp-"
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp/mkdtemp create private (0600/0700) entries; a run directory gets ordinary permissions.
+FILE_MODE = 0o666 & ~_current_umask()
+DIR_MODE = 0o777 & ~_current_umask()
+
+
+_deferring = threading.local()
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    Writes that must not stop half-way (a temporary file and its rename; a loop folder with
+    the metrics.csv and run.json that describe it) run inside this. Python runs signal
+    handlers in the main thread whichever thread the signal hits, so swapping the handlers
+    is enough; elsewhere (a worker thread) signals cannot be handled and the block just runs.
+    """
+    if getattr(_deferring, "active", False) or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda number, frame: received.append(number))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    _deferring.active = True
+    try:
+        yield
+    finally:
+        _deferring.active = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file so that readers see the old or the new content, never a part."""
+    payload = data.encode() if isinstance(data, str) else data
+    with uninterrupted():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.")
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,65 @@
+"""What every command shares: the consoles, the option types, and the one boundary where
+library errors become a message and an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from alcli.errors import AlcliError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigArg = Annotated[
+    Path, typer.Argument(help="The experiment's YAML config.", show_default=False)
+]
+RunDirArg = Annotated[
+    Path, typer.Argument(help="A run directory made by `alcli run`.", show_default=False)
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY.PATH=VALUE",
+        help="Override a config key, e.g. --set strategy.name=entropy (repeatable).",
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """The one place library errors become a message and an exit code."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    except AlcliError as exc:
+        prefix = "[bold red]error:[/] " if exc.exit_code == 2 else ""
+        err.print(prefix + escape(str(exc)))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        # Before a run directory exists (loading config or data) there is nothing to save.
+        err.print("Interrupted; nothing was written.")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    # SIGTERM (a scheduler, `kill`) stops a run as cleanly as Ctrl-C does.
+    raise KeyboardInterrupt

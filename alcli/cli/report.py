@@ -1,0 +1,70 @@
+"""`alcli report`: a run's loops and summary as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from alcli import reporting
+from alcli.cli.common import Format, RunDirArg, out, user_errors
+from alcli.rundir import OPTIONAL_COLUMNS, step_seconds
+
+
+def report(
+    run_dir: RunDirArg,
+    format_: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
+        Format.table
+    ),
+) -> None:
+    """Show a run's loops and summary (reads CSV and JSON only; never unpickles)."""
+    with user_errors():
+        if format_ is Format.csv:
+            out.out(reporting.to_csv(run_dir), end="")
+            return
+        data = reporting.load_report(run_dir)
+        if format_ is Format.json:
+            out.out(reporting.to_json(data), end="")
+        else:
+            out.print(to_table(data))
+
+
+def to_table(report: dict[str, Any]) -> Table:
+    """A rich table: one row per loop, the summary in the caption."""
+    run, loops, summary = report["run"], report["loops"], report["summary"]
+    title = f"{run.get('name', '')}  ·  {run['status']}"
+    if run.get("stop_reason"):
+        title += f" ({run['stop_reason']})"
+    table = Table(title=title, caption=reporting.caption(summary), title_justify="left")
+    if not loops:
+        table.add_column("no loop has completed yet")
+        return table
+    metric_names = summary["metric_names"]
+    # Columns the run has: skips (people), cumulative cost (prices), wrong labels (noise).
+    extra = [key for key in OPTIONAL_COLUMNS if key in loops[0]]
+    titles = {"n_skipped": "skipped", "cost": "total cost", "label_errors": "wrong labels"}
+    for column in ("loop", "labeled", "size", "strategy", *metric_names):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for key in extra:
+        table.add_column(titles[key], justify="right")
+    table.add_column("seconds", justify="right")
+    spent = 0.0
+    for row in loops:
+        seconds = step_seconds(row)
+        spent += row.get("cost", 0.0)
+        cells = {
+            "n_skipped": str(row.get("n_skipped", "")),
+            "cost": f"{spent:.2f}",
+            "label_errors": str(row.get("label_errors", "")),
+        }
+        table.add_row(
+            str(row["loop"]),
+            str(row["n_labeled"]),
+            str(row["loop_size"]),
+            row["strategy"],
+            *(f"{row[m]:.4f}" for m in metric_names),
+            *(cells[key] for key in extra),
+            f"{seconds:.2f}",
+        )
+    return table

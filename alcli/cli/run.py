@@ -1,0 +1,91 @@
+"""`alcli run`, `alcli resume` and `alcli validate`: one run, from a config or a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from alcli import engine
+from alcli.cli.common import ConfigArg, QuietOpt, RunDirArg, SetOpt, err, out, user_errors
+from alcli.cli.progress import ProgressPrinter
+from alcli.config import load_config
+from alcli.labelers import labeler_chain
+
+
+def run(
+    config: ConfigArg,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="The run directory to create (default: runs/<name>-<timestamp>).",
+            show_default=False,
+        ),
+    ] = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run an experiment; its run directory's path is printed on stdout."""
+    with user_errors():
+        cfg = load_config(config, set_ or [])
+        with ProgressPrinter(err, quiet, live=not engine.asks_a_person(cfg)) as progress:
+            result = engine.start(cfg, run_dir, on_event=progress)
+        _finish(result, quiet)
+
+
+def resume(
+    run_dir: RunDirArg,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="FILE",
+            help="Answers for the batch waiting for labels: the filled to_label.csv, a CSV "
+            "with id and label columns, or a Label Studio export (JSON, JSON-MIN or CSV).",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Continue a stopped, failed or killed run after its last complete loop, or give a
+    waiting run its labels."""
+    with user_errors():
+        live = not engine.asks_a_person_in(run_dir)
+        with ProgressPrinter(err, quiet, live=live) as progress:
+            result = engine.resume(run_dir, on_event=progress, labels=labels)
+        _finish(result, quiet)
+
+
+def validate(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Check a config and its data without running anything."""
+    with user_errors():
+        cfg = load_config(config, set_ or [])
+        experiment = engine.prepare(cfg)
+        data = experiment.data
+        out.print(
+            f"{config}: valid. {data.ids.shape[0]} pool records, {data.y_test.shape[0]} test "
+            f"records, {data.X.shape[1]} features, {data.classes.shape[0]} classes; model "
+            f"{cfg.model.estimator.rsplit('.', 1)[-1]}, init {cfg.init.method}, strategy "
+            f"{cfg.strategy.summary()}, labeler "
+            f"{' then '.join(link.kind for link in labeler_chain(cfg.labeler))}, up to "
+            f"{cfg.stop.max_loops} loops."
+        )
+
+
+def _finish(result, quiet: bool) -> None:
+    if result.status == "awaiting_labels":
+        # Not an error: a person has the batch. Said even with --quiet: it is the next step.
+        err.print(escape(result.message.strip()))
+        out.out(str(result.path))
+        return
+    if not quiet:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        err.print(
+            f"{result.status}: {result.path} after loop {result.last_loop} "
+            f"({result.n_labeled} labels; {metrics}; stop: {result.stop_reason}). "
+            f"See `alcli report {result.path}`."
+        )
+    out.out(str(result.path))

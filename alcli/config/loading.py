@@ -1,0 +1,204 @@
+"""Load a YAML config: read it (line numbers kept for messages), apply --set overrides,
+validate, and freeze it as the run directory records it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from alcli.config.experiment import ExperimentConfig
+from alcli.config.wording import describe, from_override, key_and_message
+from alcli.errors import ConfigError
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
+    """Read, override and validate a config file.
+
+    Parameters
+    ----------
+    path
+        The YAML file. Relative paths inside it are resolved against its folder.
+    overrides
+        ``key.path=value`` strings; the value is read as YAML (``3``, ``true``, ``[a, b]``).
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, naming the key and, when known, its line in the file.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found; give the path of a YAML config"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [f"cannot be read: {exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+        lines = _line_numbers(yaml.compose(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [f"{where}malformed YAML: {problem}"]) from None
+    except DuplicateKey as exc:
+        raise ConfigError(source, [str(exc)]) from None
+    if raw is None:
+        raise ConfigError(
+            source,
+            [
+                "the file is empty; a config is a mapping with at least a data section, e.g. "
+                "'data: {source: sklearn:digits}'"
+            ],
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            source,
+            [
+                f"the top level must be a mapping of keys (name, seed, data, model, ...), "
+                f"got a {type(raw).__name__}"
+            ],
+        )
+    overridden = apply_overrides(raw, overrides, source)
+    raw.setdefault("name", _default_name(path))
+    return validate_config(
+        raw, source, base_dir=path.resolve().parent, lines=lines, overridden=overridden
+    )
+
+
+def validate_config(
+    raw: dict[str, Any],
+    source: str,
+    base_dir: Path,
+    lines: dict[tuple, int] | None = None,
+    overridden: set[tuple] = frozenset(),
+    checked: bool = False,
+) -> ExperimentConfig:
+    """Validate a raw mapping; turn every pydantic error into one readable line.
+
+    ``checked`` skips the checks that build the model and the strategy (for a config read
+    back from the text of one that passed them).
+    """
+    try:
+        return ExperimentConfig.model_validate(
+            raw, context={"base_dir": base_dir, "checked": checked}
+        )
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key, message = key_and_message(err)
+            where = ""
+            if from_override(key, overridden, lines or {}):
+                where = " (from --set)"
+            elif lines and nearest_line(lines, key) is not None:
+                where = f" (line {nearest_line(lines, key)})"
+            problems.append(describe(err, ExperimentConfig, key, message, where))
+        raise ConfigError(source, problems) from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> set[tuple]:
+    """Apply ``key.path=value`` overrides in place; return the key paths they touched."""
+    touched = set()
+    for item in overrides:
+        key, sep, value_text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                source, [f"--set '{item}': expected key.path=value, e.g. --set seed=3"]
+            )
+        keys = tuple(key.strip().split("."))
+        try:
+            value = yaml.safe_load(value_text) if value_text.strip() else ""
+        except yaml.YAMLError:
+            value = value_text
+        node = raw
+        for depth, part in enumerate(keys[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                prefix = ".".join(keys[: depth + 1])
+                raise ConfigError(
+                    source,
+                    [f"--set '{item}': {prefix} is {_a(type(child).__name__)}, not a section"],
+                )
+            node = child
+        node[keys[-1]] = value
+        touched.add(keys)
+    return touched
+
+
+def freeze(config: ExperimentConfig) -> tuple[str, ExperimentConfig]:
+    """The resolved config as YAML (every default filled in, data paths absolute), and the
+    config read back from that text: a run executes what its run directory records.
+
+    Raises
+    ------
+    ConfigError
+        When a value does not survive the round trip (resume could not reproduce the run).
+    """
+    text = yaml.safe_dump(_plain(config.model_dump(mode="python")), sort_keys=False)
+    frozen = validate_config(
+        yaml.safe_load(text), "the frozen config", base_dir=Path.cwd(), checked=True
+    )
+    if frozen != config:
+        raise ConfigError(
+            "the frozen config",
+            [
+                "a value does not survive being saved as YAML, so the run could not be resumed "
+                "exactly; use plain numbers, strings, lists and mappings in model.params"
+            ],
+        )
+    return text, frozen
+
+
+def _plain(value: Any) -> Any:
+    """Paths as strings, everything else as YAML can hold it."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _default_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).strip("-._") or "run"
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str, first: int, second: int):
+        super().__init__(
+            f"{key} (line {second}): the key appears twice (first at line {first}); keep one"
+        )
+
+
+def _line_numbers(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map every key path of a composed YAML document to its 1-based line."""
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, key_node.value)
+            if path in lines:
+                # yaml.safe_load would keep the last value silently.
+                raise DuplicateKey(
+                    ".".join(map(str, path)), lines[path], key_node.start_mark.line + 1
+                )
+            lines[path] = key_node.start_mark.line + 1
+            lines.update(_line_numbers(value_node, path))
+    return lines
+
+
+def nearest_line(lines: dict[tuple, int], key: tuple) -> int | None:
+    """The line of ``key``, or of its closest ancestor that is in the file."""
+    for depth in range(len(key), 0, -1):
+        if key[:depth] in lines:
+            return lines[key[:depth]]
+    return None

@@ -1,0 +1,99 @@
+"""The ``data`` section: where the records come from and how the test set is held out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from alcli.schema import Section, did_you_mean, resolve_path
+
+SKLEARN_DATASETS = ("breast_cancer", "digits", "iris", "wine")
+
+
+class DataConfig(Section):
+    source: str | None = Field(
+        None,
+        description="A bundled dataset: sklearn:iris, sklearn:wine, sklearn:breast_cancer "
+        "or sklearn:digits. Give either source or path.",
+    )
+    path: Path | None = Field(
+        None,
+        description="A CSV or NPZ file, relative to the config file. Give either source or path.",
+    )
+    target: str = Field("target", description="CSV: the column holding the class label.")
+    id: str | None = Field(
+        None,
+        description="CSV: the column holding record ids (default: a column named 'id' if there "
+        "is one, else row numbers).",
+    )
+    features: list[str] | None = Field(
+        None, min_length=1, description="CSV: the feature columns (default: all but target and id)."
+    )
+    test_size: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Share of the labeled records held out as a stratified test set (default "
+        "0.25 when there is no test_path).",
+    )
+    test_path: Path | None = Field(
+        None, description="A labeled test file in the same format, instead of test_size."
+    )
+
+    _resolve = field_validator("path", "test_path")(resolve_path)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        name = value.removeprefix("sklearn:")
+        if not value.startswith("sklearn:") or name not in SKLEARN_DATASETS:
+            allowed = ", ".join(f"sklearn:{n}" for n in SKLEARN_DATASETS)
+            raise PydanticCustomError(
+                "unknown_dataset",
+                "Unknown dataset '{value}'{hint}. Available: {allowed}. For your own data use "
+                "data.path (CSV or NPZ).",
+                {
+                    "value": value,
+                    "allowed": allowed,
+                    "hint": did_you_mean(value, [f"sklearn:{n}" for n in SKLEARN_DATASETS]),
+                },
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.source is None) == (self.path is None):
+            raise PydanticCustomError(
+                "data_source",
+                "data: give exactly one of data.source (a bundled dataset) or data.path "
+                "(a CSV or NPZ file)",
+            )
+        if self.features is not None:
+            for role in ("target", "id"):
+                column = getattr(self, role)
+                if column is not None and column in self.features:
+                    raise PydanticCustomError(
+                        "data_features",
+                        "data.features: it lists '{column}', which is data.{role}; a model trained "
+                        "on it would learn the answer. Remove it from data.features",
+                        {"column": column, "role": role},
+                    )
+        if self.test_path is not None and self.test_size is not None:
+            raise PydanticCustomError(
+                "data_test",
+                "data.test_path: give either data.test_size or data.test_path, not both",
+            )
+        return self
+
+    @property
+    def holdout_share(self) -> float:
+        """The test share to split off when there is no test file."""
+        return 0.25 if self.test_size is None else self.test_size
+
+    @property
+    def dataset_name(self) -> str | None:
+        return self.source.removeprefix("sklearn:") if self.source else None

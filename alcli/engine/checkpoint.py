@@ -1,0 +1,123 @@
+"""Checkpoints: a complete loop written to its folder (with metrics.csv and run.json) in one
+uninterruptible step, and the run's history and state read back on resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from alcli.atomic import uninterrupted
+from alcli.classes import SKIPPED
+from alcli.engine.budget import tracks_cost
+from alcli.engine.state import Batch, Carried, RunState, plain_list
+from alcli.errors import RunDirError
+from alcli.labelers import Answers, chain_has
+from alcli.rundir import LoopRecord, metrics_header, metrics_row
+from alcli.rundir.tables import labels_csv, selected_csv, skipped_csv
+
+
+def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answers) -> None:
+    """Write loop ``record.loop``: its folder, its metrics.csv row and run.json, together."""
+    data, pool = state.data, state.pool
+    ids = pool.ids[batch.indices]
+    given = np.flatnonzero(answers.codes >= 0)
+    true_labels = None
+    if answers.truth is not None:
+        # Empty where the answer came from a labeler that knows no truth (a model).
+        truth = answers.truth[given]
+        true_labels = data.decode(np.maximum(truth, 0)).astype(object)
+        true_labels[truth < 0] = ""
+    files = {
+        "selected.csv": selected_csv(ids, batch.indices, batch.scores, batch.picked_by),
+        "labels.csv": labels_csv(
+            ids[given],
+            data.decode(answers.codes[given]),
+            answers.labeler[given],
+            costs=answers.cost[given] if tracks_cost(state.config) else None,
+            true_labels=true_labels,
+        ),
+        "metrics.json": json.dumps(record.to_json(), indent=2) + "\n",
+    }
+    skipped = np.flatnonzero(answers.codes == SKIPPED)
+    carried = state.carried
+    if skipped.size or carried.size:
+        files["skipped.csv"] = skipped_csv(
+            [*pool.ids[carried.indices], *ids[skipped]],
+            [*carried.labeler, *answers.labeler[skipped]],
+        )
+    keep = state.config.output.keep_models
+    # "last" means the final loop's model: written once, when the run stops, so a
+    # completed loop folder is never touched again (resume refits, never unpickles).
+    stops = bool(record.stop_reason)
+    model = state.model if keep == "all" or (keep == "last" and stops) else None
+    # The loop folder, metrics.csv and run.json change together or not at all.
+    with uninterrupted():
+        state.rundir.write_loop(record.loop, files=files, arrays=_arrays(state), model=model)
+        state.history.append(record)
+        write_metrics_csv(state)
+        state.carried = Carried.none()
+        state.rundir.update_meta(
+            last_loop=record.loop,
+            pending_loop=None,
+            **({"new_classes": plain_list(state.new_classes)} if state.new_classes else {}),
+        )
+        state.rundir.clear_pending()
+
+
+def _arrays(state: RunState) -> dict[str, np.ndarray]:
+    """A loop's state.npz: the pool, the classes, the strategy's and the stop criteria's."""
+    arrays = {
+        **state.pool.state(),
+        "classes": state.data.classes,
+        **{f"strategy.{k}": v for k, v in state.strategy.state().items()},
+    }
+    for criterion in state.criteria:
+        arrays.update({f"stop.{criterion.name}.{k}": v for k, v in criterion.state().items()})
+    return arrays
+
+
+def restore_criteria(state: RunState, arrays: dict[str, np.ndarray]) -> None:
+    """Give every stop criterion back what it saved in a loop's state.npz."""
+    for criterion in state.criteria:
+        prefix = f"stop.{criterion.name}."
+        criterion.restore(
+            {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+        )
+
+
+def optional_columns(state: RunState) -> list[str]:
+    """metrics.csv's columns that mean something here: skips with people, cost with prices,
+    label errors with a noisy oracle."""
+    labeler = state.config.labeler
+    wanted = {
+        "n_skipped": chain_has(labeler, "may_skip"),
+        "cost": tracks_cost(state.config),
+        "label_errors": chain_has(labeler, "records_truth"),
+    }
+    return [key for key, keep in wanted.items() if keep]
+
+
+def write_metrics_csv(state: RunState) -> None:
+    names, optional = state.config.metrics, optional_columns(state)
+    rows = [metrics_row(record, names, optional) for record in state.history]
+    state.rundir.write_metrics_csv(metrics_header(names, optional), rows)
+
+
+def restore_history(state: RunState) -> int | None:
+    """Read the complete loops' records back; returns the last loop's number (or None).
+
+    metrics.csv is brought in step with the loop folders (a kill can fall between them).
+    """
+    rundir = state.rundir
+    loops = rundir.complete_loops()
+    if loops != list(range(len(loops))):
+        raise RunDirError(
+            f"{rundir.path}/loops has gaps ({loops}); it was edited by "
+            "hand. Remove the loops after the gap to resume from there."
+        )
+    if not loops:
+        return None
+    state.history = [LoopRecord.from_json(rundir.read_loop_metrics(k)) for k in loops]
+    write_metrics_csv(state)
+    return loops[-1]

@@ -1,0 +1,175 @@
+"""One run: ``start`` makes a run directory and runs; ``resume`` goes on after the last
+complete loop, or takes the answers people gave for a waiting batch."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from alcli import __version__
+from alcli.atomic import uninterrupted
+from alcli.config import ExperimentConfig, freeze, load_config
+from alcli.engine.checkpoint import restore_history
+from alcli.engine.preflight import Experiment, check_terminal, prepare
+from alcli.engine.runner import EventSink, Runner, RunResult
+from alcli.engine.state import Batch, plain_list
+from alcli.errors import Interrupted, RunDirError, plural
+from alcli.labelers import first_with
+from alcli.labelers.file import take_answers
+from alcli.rundir import RunDir, default_run_path
+
+
+def start(
+    config: ExperimentConfig, run_path: Path | None = None, on_event: EventSink | None = None
+) -> RunResult:
+    """Validate, create the run directory, and run until a stop criterion holds."""
+    config_yaml, config = freeze(config)
+    experiment = prepare(config)
+    check_terminal(config)
+    path = run_path or default_run_path(config.output.runs_dir, config.name)
+    rundir = RunDir.create(
+        path,
+        config_yaml,
+        {
+            "name": config.name,
+            "status": "running",
+            "alcli_version": __version__,
+            "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),
+            "data_fingerprint": experiment.data.fingerprint,
+            "last_loop": None,
+            "stop_reason": None,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
+    try:
+        with rundir.lock():
+            runner = Runner(experiment, rundir, on_event)
+            runner.emit({"event": "start", "path": str(path), "max_loops": config.stop.max_loops})
+            return runner.drive(first_loop=0)
+    except KeyboardInterrupt:
+        # Between the directory's creation and drive() taking over the interrupt handling.
+        rundir.update_meta(status="stopped")
+        raise Interrupted(
+            f"Stopped before loop 0 completed. Resume with `alcli resume {path}`."
+        ) from None
+
+
+def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = None) -> RunResult:
+    """Restart a run after its last complete loop, or go on with a batch that waited for
+    labels, taking the answers in ``labels`` first.
+
+    Raises
+    ------
+    RunDirError
+        When the directory is not a run, is busy, or its data changed.
+    DataError
+        When the answers file is wrong in any way; nothing is written then.
+    """
+    rundir = RunDir.open(path)
+    with rundir.lock():
+        meta = rundir.read_meta()
+        config_text = rundir.config_path.read_text()
+        if hashlib.sha256(config_text.encode()).hexdigest() != meta.get("config_hash"):
+            raise RunDirError(
+                f"{rundir.config_path} was edited after the run started, so resuming would not "
+                "continue the same experiment. Restore it, or start a new run with `alcli run`."
+            )
+        config = load_config(rundir.config_path)
+        experiment = prepare(config, initial_set=not rundir.complete_loops())
+        if labels is None:
+            check_terminal(config)
+        if experiment.data.fingerprint != meta.get("data_fingerprint"):
+            started_with = meta.get("alcli_version")
+            version_note = (
+                f" (the run was started by alcli {started_with}; this is alcli {__version__})"
+                if started_with != __version__
+                else ""
+            )
+            raise RunDirError(
+                f"the data no longer matches {path}: its fingerprint was "
+                f"{str(meta.get('data_fingerprint'))[:12]} when the run started and is "
+                f"{experiment.data.fingerprint[:12]} now{version_note}. Restore the data the "
+                "run started with, or start a new run with `alcli run`."
+            )
+        complete = rundir.complete_loops()
+        next_loop = complete[-1] + 1 if complete else 0
+        pending = rundir.read_pending()
+        if pending is not None and pending[0] != next_loop:
+            pending = None  # a kill fell between a loop's checkpoint and clearing its batch
+        experiment = experiment.with_new_classes(list(meta.get("new_classes") or []))
+        if labels is not None and pending is None:
+            status = meta.get("status")
+            hint = (
+                "it has completed"
+                if status == "completed"
+                else f"status {status}; run `alcli resume {path}` without --labels"
+            )
+            raise RunDirError(f"{path} is not waiting for labels ({hint})")
+        sources = [] if labels is None else [(Path(labels), False)]
+        if pending is not None:
+            # Answers typed into the run's own to_label.csv count too, with or without
+            # --labels (what was recorded before wins over an old copy of the sheet).
+            sheet = rundir.pending_path(pending[0]) / "to_label.csv"
+            if sheet.exists() and not any(_same_file(sheet, path) for path, _ in sources):
+                sources.append((sheet, True))
+        taken = 0
+        for source, own_sheet in sources:
+            batch_arrays, added, n = _take_answers(source, pending[1], experiment, own_sheet)
+            pending = (pending[0], batch_arrays)
+            experiment = experiment.with_new_classes(added)
+            taken += n
+        if taken:
+            # Checked answers are saved before anything else happens: a kill or Ctrl-C from
+            # here on cannot lose them.
+            with uninterrupted():
+                if experiment.new_classes:
+                    rundir.update_meta(new_classes=plain_list(list(experiment.new_classes)))
+                rundir.write_pending(*pending)
+        rundir.discard_partial()
+        rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
+        runner = Runner(experiment, rundir, on_event)
+        last = restore_history(runner.state)
+        if last is not None and runner.state.history[-1].stop_reason:
+            reason = runner.state.history[-1].stop_reason
+            if meta.get("status") != "completed":
+                rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
+            return runner.result("completed", reason)
+        first = 0 if last is None else last + 1
+        runner.emit({"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops})
+        result = runner.drive(
+            first_loop=first, restore=True, pending=None if pending is None else pending[1]
+        )
+        if (labels is not None or taken) and result.status == "awaiting_labels":
+            files = " and ".join(str(path) for path, _ in sources)
+            result.message = f"Recorded {plural(taken, 'answer')} from {files}.\n{result.message}"
+        return result
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _take_answers(
+    path: Path, batch_arrays: dict[str, np.ndarray], experiment: Experiment, earlier_wins: bool
+) -> tuple[dict[str, np.ndarray], list, int]:
+    """The saved batch with the answers of ``path`` filled in (credited to the labeler in
+    the chain that hands work to people), the classes they add, and how many it took."""
+    data, config = experiment.data, experiment.config
+    batch = Batch.from_arrays(batch_arrays)
+    person = first_with(config.labeler, "may_wait") or config.labeler
+    answers, added, taken = take_answers(
+        path,
+        batch.answers,
+        data.ids[batch.indices],
+        data.ids,
+        data.classes,
+        person,
+        earlier_wins=earlier_wins,
+    )
+    return {**batch_arrays, **batch.arrays(answers)}, added, taken

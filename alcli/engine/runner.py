@@ -1,0 +1,276 @@
+"""The runner: the only place that orders the steps. It runs loops against one run directory
+until a stop criterion holds or a person has the batch, and turns failures and Ctrl-C into a
+run directory that says what happened and how to go on."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alcli.atomic import uninterrupted
+from alcli.classes import SKIPPED, UNANSWERED
+from alcli.data import RecordSource
+from alcli.engine.budget import affordable, loop_size
+from alcli.engine.checkpoint import checkpoint, restore_criteria
+from alcli.engine.preflight import Experiment
+from alcli.engine.state import AwaitingLabels, Batch, Carried, RunState, strategy_state
+from alcli.engine.steps.infer import infer, score_on_test
+from alcli.engine.steps.label import label, save_pending
+from alcli.engine.steps.select import select
+from alcli.engine.steps.train import train
+from alcli.errors import AlcliError, ExperimentFailed, Interrupted
+from alcli.labelers import Answers, labeler_chain
+from alcli.models import blas_threads
+from alcli.pool import Pool
+from alcli.rundir import LoopRecord, RunDir
+from alcli.schedules import build_schedule
+from alcli.stopping import Progress, build_criteria, first_reason
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str
+    stop_reason: str | None
+    last_loop: int | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    n_labeled: int = 0
+    message: str = ""  # what to do next, when a person has the batch
+
+
+class Runner:
+    """Runs loops against one run directory; holds the run's state between them."""
+
+    def __init__(self, experiment: Experiment, rundir: RunDir, on_event: EventSink | None):
+        config, data = experiment.config, experiment.data
+        self.state = RunState(
+            config=config,
+            data=data,
+            rundir=rundir,
+            pool=Pool(data.X, data.ids),
+            init=experiment.init,
+            initial=experiment.initial,
+            strategy=experiment.strategy,
+            labeler=experiment.labeler,
+            schedule=build_schedule(config.loop_size),
+            criteria=build_criteria(config.stop),
+            records=RecordSource(config.data, data),
+            y_test=data.decode(data.y_test),  # labels as the scorers see them
+            new_classes=list(experiment.new_classes),
+        )
+        self.on_event = on_event
+        self.reoffers_skipped = any(
+            getattr(link, "reoffer_skipped", False) for link in labeler_chain(config.labeler)
+        )
+
+    # --- driving --------------------------------------------------------------------------
+
+    def drive(
+        self, first_loop: int, restore: bool = False, pending: dict[str, np.ndarray] | None = None
+    ) -> RunResult:
+        """Run loops from ``first_loop`` until a stop criterion holds, or a person has the
+        batch (status ``awaiting_labels``).
+
+        ``restore`` first rebuilds pool and model as they were after ``first_loop - 1``; a
+        failure or Ctrl-C there is handled like one in a loop. ``pending`` is ``first_loop``'s
+        saved batch and answers: that loop goes on from LABEL.
+        """
+        rundir = self.state.rundir
+        loop = first_loop
+        try:
+            rundir.update_meta(status="running", error=None)
+            with blas_threads(self.state.config.model.blas_threads):
+                if restore:
+                    self.restore_model(first_loop - 1 if first_loop else None)
+                record = None if pending is None else self.resume_batch(loop, pending)
+                while record is None or not record.stop_reason:
+                    if record is not None:
+                        loop += 1
+                    record = self.run_loop(loop)
+        except AwaitingLabels as waiting:
+            rundir.update_meta(status="awaiting_labels", pending_loop=waiting.loop)
+            self.emit({"event": "awaiting_labels", "loop": waiting.loop, "open": waiting.n_open})
+            result = self.result("awaiting_labels", None)
+            result.message = waiting.message
+            return result
+        except KeyboardInterrupt:
+            history = self.state.history
+            last = history[-1].loop if history else None
+            rundir.update_meta(status="stopped")
+            self.emit({"event": "interrupted", "last_loop": last})
+            saved = "no loop is saved yet" if last is None else f"loops 0 to {last} are saved"
+            raise Interrupted(
+                f"Stopped; {saved}. Resume with `alcli resume {rundir.path}`."
+            ) from None
+        except AlcliError as exc:
+            rundir.update_meta(status="failed", error=str(exc))
+            raise
+        except Exception as exc:
+            message = f"loop {loop} failed: {type(exc).__name__}: {exc}"
+            rundir.update_meta(status="failed", error=message)
+            self.emit(
+                {
+                    "event": "failed",
+                    "loop": loop,
+                    "error": message,
+                    "traceback": traceback.format_exc(),
+                }
+            )
+            raise ExperimentFailed(
+                f"{message}\nThe run is saved up to the previous loop (the traceback is in "
+                f"events.jsonl); fix the cause and `alcli resume {rundir.path}`."
+            ) from exc
+        reason = record.stop_reason
+        rundir.update_meta(status="completed", stop_reason=reason, last_loop=loop)
+        self.emit({"event": "done", "reason": reason, "loop": loop})
+        return self.result("completed", reason)
+
+    def run_loop(self, loop: int) -> LoopRecord:
+        """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""
+        while True:
+            clock = time.perf_counter()
+            indices, scores, picked_by = select(self.state, loop)
+            seconds = {"select": time.perf_counter() - clock}
+            batch = Batch(indices, scores, picked_by, Answers.unanswered(indices.shape[0]))
+            record = self.finish_loop(loop, batch, seconds)
+            if record is not None:
+                return record
+
+    def resume_batch(self, loop: int, pending: dict[str, np.ndarray]) -> LoopRecord:
+        """Go on with a loop whose batch waited for labels: the strategy as it was after
+        selecting it, the answers given so far, then LABEL the rest."""
+        state = self.state
+        state.strategy.restore(strategy_state(pending))
+        # Records of a first batch skipped entirely, before this batch was drawn.
+        skipped = pending.get("pool.skipped", np.empty(0, dtype=np.int64))
+        fresh = skipped[~state.pool.skipped[skipped]]
+        state.pool.skip(fresh, loop)
+        state.carried = Carried.from_arrays(pending)
+        record = self.finish_loop(loop, Batch.from_arrays(pending), {"select": 0.0})
+        return self.run_loop(loop) if record is None else record
+
+    def finish_loop(self, loop: int, batch: Batch, seconds: dict[str, float]) -> LoopRecord | None:
+        """LABEL (or wait for labels), TRAIN, INFER, checkpoint.
+
+        Returns None when every record of a first batch was skipped: there is nothing to
+        train on, so the loop selects again among the records left.
+        """
+        state, pool = self.state, self.state.pool
+        clock = time.perf_counter()
+        answers = label(state, loop, batch)
+        seconds["label"], clock = _lap(clock)
+        if not answers.complete:
+            save_pending(state, loop, batch, answers)
+            raise AwaitingLabels(loop, answers.message, int((answers.codes == UNANSWERED).sum()))
+        indices = batch.indices
+        given = answers.codes >= 0
+        if pool.n_labeled == 0 and not given.any():
+            # Nothing to train on: pick others now (even with reoffer_skipped), and keep
+            # these skips, saved with an empty batch, until a first batch gets labels.
+            pool.skip(indices, loop)
+            state.carried = state.carried.plus(indices, answers.labeler, answers.cost)
+            with uninterrupted():
+                state.rundir.remove_handoff(loop)
+                empty = Batch.empty()
+                save_pending(state, loop, empty, empty.answers)
+            return None
+        pool.add(indices[given], answers.codes[given], loop)
+        if not self.reoffers_skipped:
+            pool.skip(indices[answers.codes == SKIPPED], loop)
+
+        train(state, loop)
+        seconds["train"], clock = _lap(clock)
+
+        metrics = score_on_test(state)
+        cost = float(answers.cost.sum()) + state.carried.cost_sum
+        reason = self.stop_reason(loop, metrics, state.spent + cost)
+        n_predictions = 0 if reason else infer(state)
+        seconds["infer"], clock = _lap(clock)
+
+        record = LoopRecord(
+            loop=loop,
+            n_labeled=pool.n_labeled,
+            loop_size=int(indices.shape[0]),
+            strategy="+".join(dict.fromkeys(batch.picked_by.tolist())) or state.strategy_name(loop),
+            metrics=metrics,
+            n_skipped=int((answers.codes == SKIPPED).sum()) + state.carried.size,
+            cost=cost,
+            label_errors=None
+            if answers.truth is None
+            else int(((answers.truth >= 0) & given & (answers.truth != answers.codes)).sum()),
+            n_predictions=n_predictions,
+            seconds=seconds,
+            stop_reason=reason,
+        )
+        checkpoint(state, record, batch, answers)
+        checkpoint_s, clock = _lap(clock)
+        for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s)):
+            self.emit({"event": "step", "loop": loop, "step": step, "seconds": step_s})
+        self.emit({"event": "loop", **record.to_json()})
+        return record
+
+    def stop_reason(self, loop: int, metrics: dict[str, float], spent: float) -> str | None:
+        """The first stop criterion that holds after ``loop`` (None: go on)."""
+        state = self.state
+        progress = Progress(
+            loop,
+            state.pool.n_labeled,
+            metrics,
+            loop_size(state, loop + 1, spent),
+            state.pool.n_unlabeled,
+            spent=spent,
+            affordable=affordable(state.config, 1, spent) > 0,
+        )
+        return first_reason(state.criteria, progress)
+
+    # --- resuming -------------------------------------------------------------------------
+
+    def restore_model(self, last: int | None) -> None:
+        """Rebuild the pool and the model as they were after loop ``last``.
+
+        The model is refit from the saved labels and seed (replaying every loop's fit for
+        warm starts) rather than unpickled, so resume depends on data, not on pickles.
+        """
+        if last is None:
+            return
+        state = self.state
+        arrays = state.rundir.read_state(last)
+        state.pool.restore(arrays)
+        state.strategy.restore(strategy_state(arrays))
+        restore_criteria(state, arrays)
+        models = (state.config.model, state.config.strategy.model)
+        warm = any(cfg is not None and cfg.retrain == "warm_start" for cfg in models)
+        for k in range(last + 1) if warm else [last]:
+            train(state, k)
+        infer(state)
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.state.rundir.append_event(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def result(self, status: str, reason: str | None) -> RunResult:
+        last = self.state.history[-1] if self.state.history else None
+        return RunResult(
+            path=self.state.rundir.path,
+            status=status,
+            stop_reason=reason,
+            last_loop=last.loop if last else None,
+            metrics=dict(last.metrics) if last else {},
+            n_labeled=last.n_labeled if last else 0,
+        )
+
+
+def _lap(since: float) -> tuple[float, float]:
+    now = time.perf_counter()
+    return now - since, now

@@ -1,0 +1,34 @@
+"""TRAIN: fit the evaluated model (and the selection model, when the strategy has its own) on
+every label so far."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alcli.engine.state import RunState
+from alcli.models import ModelConfig, fit_model
+from alcli.seeding import MODEL, SELECTION_MODEL
+
+
+def train(state: RunState, loop: int) -> None:
+    """Fit the models on the labels up to and with loop ``loop``."""
+    state.model = _fit(state, state.config.model, state.model, loop, MODEL)
+    if state.config.strategy.model is None:
+        state.selection_model = state.model
+    else:
+        state.selection_model = _fit(
+            state, state.config.strategy.model, state.selection_model, loop, SELECTION_MODEL
+        )
+
+
+def _fit(state: RunState, cfg: ModelConfig, previous: Any, loop: int, purpose: str) -> Any:
+    order, codes = state.pool.training_set(up_to_loop=loop)
+    return fit_model(
+        cfg,
+        previous,
+        state.pool.features[order],
+        state.data.decode(codes),
+        state.config.seed,
+        loop,
+        purpose=purpose,
+    )

@@ -1,0 +1,76 @@
+"""The stop-criterion interface: after each loop, criteria look at where the run stands and
+may give a reason to stop."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands after a loop.
+
+    Attributes
+    ----------
+    loop : int
+    n_labeled : int
+    metrics : dict of str to float
+        This loop's test metrics.
+    next_size : int
+        What the next loop would label, already capped by pool and budget (0: nothing).
+    n_unlabeled : int
+        Records that can still be selected.
+    spent : float
+        What the labels so far cost.
+    affordable : bool
+        Whether one more answer, at the dearest price, fits stop.budget_cost.
+    """
+
+    loop: int
+    n_labeled: int
+    metrics: dict[str, float]
+    next_size: int
+    n_unlabeled: int
+    spent: float = 0.0
+    affordable: bool = True
+
+
+class NoParams(BaseModel):
+    """Parameters of a criterion that takes none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StopCriterion(ABC):
+    """Advises stopping after a loop. The constructor stores the validated ``Params``.
+
+    ``observe`` sees every loop's progress (for criteria that keep a history, saved through
+    ``state``/``restore`` in each loop's state.npz); ``check`` gives the stop reason (the
+    criterion's ``name``) or None.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, **params: Any):
+        self.params = self.Params(**params)
+
+    def observe(self, progress: Progress) -> None:  # noqa: B027 - optional hook
+        """Take note of a loop (called once per loop, before ``check``)."""
+
+    @abstractmethod
+    def check(self, progress: Progress) -> str | None:
+        """The reason to stop after this loop, or None to go on."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that resume needs (a history); empty for a criterion without one."""
+        return {}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Take back what :meth:`state` returned."""
