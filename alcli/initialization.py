@@ -18,7 +18,7 @@ from alcli.classes import UNLABELED
 from alcli.data import Dataset, read_id_list
 from alcli.errors import DataError, preview
 from alcli.registry import Registry
-from alcli.schema import Section, resolve_path, tagged_union
+from alcli.schema import Section, resolve_path
 from alcli.strategies.distances import fit_kmeans
 
 
@@ -135,8 +135,7 @@ INIT_METHODS: Registry[InitMethod] = Registry(
     base=InitMethod,
 )
 #: The ``init`` section: a registered method's config, picked by ``method``.
-INIT_CONFIGS = {name: cls.Config for name, cls in INIT_METHODS.items()}
-InitConfig = tagged_union(INIT_CONFIGS, "method", "random")
+InitConfig = INIT_METHODS.section("random")
 DEFAULT_INIT = RandomInit
 
 

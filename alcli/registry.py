@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from alcli.schema import did_you_mean
+from alcli.schema import did_you_mean, tagged_union
 
 T = TypeVar("T")
 
@@ -100,6 +100,15 @@ class Registry(Mapping[str, type[T]], Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._members)
+
+    def configs(self) -> dict[str, type[BaseModel]]:
+        """Each registered component's config section (its ``Config``), by name."""
+        return {name: cls.Config for name, cls in self._members.items()}  # type: ignore[attr-defined]
+
+    def section(self, default: str) -> Any:
+        """The config section that is one of these components, picked by the key named as
+        the registry's noun (``kind``, ``schedule``, ``method``); ``default`` when absent."""
+        return tagged_union(self.configs(), self.noun, default)
 
     def unknown(self, name: object) -> str:
         """The one wording of an unknown name: the nearest, then every available name."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PositiveInt
 
 from alcli.registry import Registry
-from alcli.schema import Section, tagged_union
+from alcli.schema import Section
 
 
 class Schedule(ABC):
@@ -108,8 +108,7 @@ SCHEDULES: Registry[Schedule] = Registry(
     base=Schedule,
 )
 #: The ``loop_size`` section: a registered schedule's config, picked by ``schedule``.
-SCHEDULE_CONFIGS = {name: cls.Config for name, cls in SCHEDULES.items()}
-LoopSizeConfig = tagged_union(SCHEDULE_CONFIGS, "schedule", "constant")
+LoopSizeConfig = SCHEDULES.section("constant")
 DEFAULT_SCHEDULE = ConstantSchedule
 
 

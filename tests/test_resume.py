@@ -695,3 +695,38 @@ def test_ctrl_c_as_write_loop_creates_its_staging_folder(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert [p.name for p in (tmp_path / "loops").iterdir()] == ["0000"]
     assert (tmp_path / "loops" / "0000" / "selected.csv").read_text() == "id\n"
+
+
+# --- files written by a newer alcli ----------------------------------------------------------
+
+
+def _newer(path: Path) -> None:
+    """Mark an NPZ checkpoint or run.json as written by a schema this alcli does not know."""
+    if path.suffix == ".json":
+        meta = json.loads(path.read_text())
+        path.write_text(json.dumps({**meta, "schema_version": 99}))
+        return
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    arrays["schema_version"] = np.int64(99)
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)
+
+
+@pytest.mark.parametrize("name", ["run.json", "loops/0001/state.npz"])
+def test_files_of_a_newer_alcli_are_refused_with_what_to_do(name, reference, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference.result(), run_dir)
+    for later in sorted((run_dir / "loops").iterdir())[2:]:
+        shutil.rmtree(later)  # resume has loops to run, from the state of loop 1
+    _newer(run_dir / name)
+    before = snapshot(run_dir, skip=("metrics.csv", "events.jsonl", "run.json"))
+    refused = alcli("resume", run_dir, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "written by a newer alcli (schema version 99" in refused.stderr
+    assert "upgrade alcli" in refused.stderr and "Traceback" not in refused.stderr
+    assert str(run_dir / name) in refused.stderr
+    assert snapshot(run_dir, skip=("metrics.csv", "events.jsonl", "run.json")) == before
+    if name == "run.json":
+        report = alcli("report", run_dir, cwd=tmp_path)
+        assert report.returncode == 2 and "newer alcli" in report.stderr

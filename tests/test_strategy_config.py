@@ -140,7 +140,7 @@ def test_the_readme_strategy_example_works_as_written(cli, write_config, tmp_pat
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme[readme.index("## Adding a strategy") :]
+    section = readme[readme.index("### A strategy") :]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     package = tmp_path / "mypkg"
     package.mkdir()

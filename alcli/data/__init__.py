@@ -6,7 +6,7 @@ from __future__ import annotations
 from alcli.classes import UNLABELED
 from alcli.data.config import SKLEARN_DATASETS, DataConfig
 from alcli.data.dataset import Dataset, load_dataset
-from alcli.data.readers import Table, read_id_list, read_table, rows_where
+from alcli.data.readers import Table, read_id_list, read_table, refuse_unlabeled, rows_where
 from alcli.data.records import RecordSource
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "load_dataset",
     "read_id_list",
     "read_table",
+    "refuse_unlabeled",
     "rows_where",
 ]

@@ -9,8 +9,8 @@ import numpy as np
 
 from alcli.classes import UNLABELED
 from alcli.data.config import DataConfig
-from alcli.data.readers import Table, read_sklearn, read_table
-from alcli.errors import DataError, agree, plural, preview
+from alcli.data.readers import Table, read_sklearn, read_table, refuse_unlabeled
+from alcli.errors import DataError
 from alcli.seeding import SPLIT, random_state_for
 
 
@@ -69,14 +69,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
                 f"{cfg.test_path}: its feature columns ({', '.join(test.feature_names)}) differ "
                 f"from {cfg.path}'s ({', '.join(table.feature_names)}); use the same columns"
             )
-        missing = test.ids[~test.has_label]
-        if missing.size:
-            raise DataError(
-                f"{cfg.test_path}: the test set must be labeled, but "
-                f"{plural(len(missing), 'record')} {agree(len(missing), 'lacks', 'lack')} a "
-                f"{cfg.target} (ids {preview(missing)}); "
-                "fill them or drop those rows"
-            )
+        refuse_unlabeled(test, str(cfg.test_path), "the test set", cfg.target)
         if table.labels.dtype.kind != test.labels.dtype.kind:
             table, test = _labels_as_text(table), _labels_as_text(test)
         classes = _classes(np.concatenate([table.labels[table.has_label], test.labels]), cfg)

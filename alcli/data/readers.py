@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from alcli.data.config import DataConfig
-from alcli.errors import DataError, preview
+from alcli.errors import DataError, agree, plural, preview
 
 _INT_LABEL = re.compile(r"^[+-]?\d+$")
 
@@ -44,6 +44,17 @@ def read_table(path: Path, cfg: DataConfig) -> Table:
     if suffix == ".npz":
         return _read_npz(path)
     raise DataError(f"{path}: unsupported file type '{suffix}'; use a .csv or .npz file")
+
+
+def refuse_unlabeled(table: Table, where: str, what: str, target: str) -> None:
+    """Raise naming the records of ``table`` without a target: ``what`` must be labeled."""
+    missing = table.ids[~table.has_label]
+    if missing.size:
+        raise DataError(
+            f"{where}: {what} must be labeled, but "
+            f"{plural(missing.size, 'record')} {agree(missing.size, 'lacks', 'lack')} a "
+            f"{target} (ids {preview(missing)}); fill them or drop those rows"
+        )
 
 
 def read_id_list(path: Path) -> list[str]:

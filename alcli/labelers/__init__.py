@@ -17,7 +17,6 @@ from alcli.labelers.noisy_oracle import NoisyOracle
 from alcli.labelers.oracle import Oracle, OracleConfig
 from alcli.labelers.terminal import TerminalLabeler
 from alcli.registry import Registry
-from alcli.schema import tagged_union
 
 LABELERS: Registry[Labeler] = Registry(
     "kind",
@@ -32,8 +31,8 @@ LABELERS: Registry[Labeler] = Registry(
 )
 
 #: The ``labeler`` section: one of the registered labelers' configs, picked by ``kind``.
-LABELER_CONFIGS = {kind: cls.Config for kind, cls in LABELERS.items()}
-LabelerConfig = tagged_union(LABELER_CONFIGS, "kind", "oracle")
+LABELER_CONFIGS = LABELERS.configs()
+LabelerConfig = LABELERS.section("oracle")
 DEFAULT_LABELER = OracleConfig
 # A labeling model's fallback is itself a labeler section.
 ModelLabelerConfig.model_rebuild(_types_namespace={"LabelerConfig": LabelerConfig})

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from alcli.classes import SKIPPED, codes_by_text, label_text
-from alcli.data import read_table
+from alcli.data import read_table, refuse_unlabeled
 from alcli.errors import DataError, agree, plural, preview
 from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
 from alcli.models import ModelConfig, blas_threads, build_model
@@ -242,13 +242,7 @@ def train_model(model_cfg: Any, train_path: Path, context: Any) -> Any:
     """
     table = read_table(train_path, context.data_cfg)
     key = f"labeler.train_path: {train_path}"
-    unlabeled = table.ids[~table.has_label]
-    if unlabeled.size:
-        raise DataError(
-            f"{key}: the labeling model's training file must be labeled, but "
-            f"{plural(unlabeled.size, 'record')} {agree(unlabeled.size, 'lacks', 'lack')} a "
-            f"{context.data_cfg.target} (ids {preview(unlabeled)}); fill them or drop those rows"
-        )
+    refuse_unlabeled(table, key, "the labeling model's training file", context.data_cfg.target)
     y = class_codes(table.labels, np.asarray(context.classes), key, what="labels")
     if np.unique(y).shape[0] < 2:
         raise DataError(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,13 @@ class NoParams(BaseModel):
     """Parameters of a criterion that takes none."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def limit_params(key: str, kind: Any) -> type[BaseModel]:
+    """The Params of a limit: one value, named as its key in the ``stop`` section."""
+    return create_model(
+        f"{key}_params", __config__=ConfigDict(extra="forbid", frozen=True), **{key: (kind, ...)}
+    )
 
 
 class StopCriterion(ABC):

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import PositiveInt
 
-from alcli.stopping.base import Progress, StopCriterion
-
-
-class BudgetParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    budget: PositiveInt
+from alcli.stopping.base import Progress, StopCriterion, limit_params
 
 
 class Budget(StopCriterion):
@@ -17,7 +12,7 @@ class Budget(StopCriterion):
 
     name = "budget"
     description = "stop.budget labels were spent."
-    Params = BudgetParams
+    Params = limit_params("budget", PositiveInt)
 
     def check(self, progress: Progress) -> str | None:
         return self.name if progress.n_labeled >= self.params.budget else None

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat
+from pydantic import PositiveFloat
 
-from alcli.stopping.base import Progress, StopCriterion
-
-
-class BudgetCostParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    budget_cost: PositiveFloat
+from alcli.stopping.base import Progress, StopCriterion, limit_params
 
 
 class BudgetCost(StopCriterion):
@@ -17,7 +12,7 @@ class BudgetCost(StopCriterion):
 
     name = "budget_cost"
     description = "stop.budget_cost was spent, or no further answer fits it."
-    Params = BudgetCostParams
+    Params = limit_params("budget_cost", PositiveFloat)
 
     def check(self, progress: Progress) -> str | None:
         spent = progress.spent >= self.params.budget_cost

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, NonNegativeInt
+from pydantic import NonNegativeInt
 
-from alcli.stopping.base import Progress, StopCriterion
-
-
-class MaxLoopsParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    max_loops: NonNegativeInt
+from alcli.stopping.base import Progress, StopCriterion, limit_params
 
 
 class MaxLoops(StopCriterion):
@@ -17,7 +12,7 @@ class MaxLoops(StopCriterion):
 
     name = "max_loops"
     description = "The run did stop.max_loops loops after loop 0."
-    Params = MaxLoopsParams
+    Params = limit_params("max_loops", NonNegativeInt)
 
     def check(self, progress: Progress) -> str | None:
         return self.name if progress.loop >= self.params.max_loops else None
