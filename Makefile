@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-labels bench-cost clean
+.PHONY: run test lint bench bench-loop bench-labels bench-cost clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pool_scale.py
+
+# The batch-size-1 protocol against a plain loop, and a 5,000-loop run (about a minute).
+bench-loop: $(VENV)/.installed
+	$(BIN)/python benchmarks/loop_overhead.py --long
 
 # Every strategy against random on four datasets, 10 seeds (long: see the script's docstring).
 bench-labels: $(VENV)/.installed

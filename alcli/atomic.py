@@ -61,8 +61,13 @@ def uninterrupted() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a file so that readers see the old or the new content, never a part."""
+def write_atomic(path: Path, data: bytes | str, sync: bool = True) -> None:
+    """Write a file so that readers see the old or the new content, never a part.
+
+    ``sync`` flushes it to the disk before the rename (fsync): it then survives a power loss
+    too. Without it, the rename alone is enough for a process killed at any instant: the
+    written pages are in the kernel's cache, which outlives the process.
+    """
     payload = data.encode() if isinstance(data, str) else data
     with uninterrupted():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.")
@@ -70,8 +75,9 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -79,9 +85,11 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             raise
 
 
-def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+def csv_text(header: list[str] | None, rows: list[list[Any]]) -> str:
+    """CSV text with ``\\n`` line ends: the header (None: none), then the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    if header is not None:
+        writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()

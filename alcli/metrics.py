@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,35 @@ def evaluate(
 
     if len(model.classes_) < len(classes) and hasattr(model, "predict_proba"):
         model = OverAllClasses(model, classes)
+    on_predictions = _on_predictions(tuple(names))
+    if on_predictions is not None:
+        # Every metric scores the predictions: predict once and call the metric functions,
+        # as the scorers would, without their per-call machinery (it costs more than a small
+        # model's predict in a batch-size-1 loop).
+        y_pred = model.predict(X_test)
+        return {
+            name: float(sign * score(y_test, y_pred, **kwargs))
+            for name, (score, sign, kwargs) in zip(names, on_predictions, strict=True)
+        }
     scorer = check_scoring(model, scoring=list(names))
     scores = scorer(model, X_test, y_test)
     return {name: float(scores[name]) for name in names}
+
+
+@functools.cache
+def _on_predictions(names: tuple[str, ...]) -> list[tuple[Any, int, dict]] | None:
+    """The metric function, sign and keyword arguments of each scorer, when every one of
+    them scores ``predict``'s output; None when one needs probabilities or decision values."""
+    from sklearn.metrics import get_scorer
+
+    found = []
+    for name in names:
+        scorer = get_scorer(name)
+        parts = [getattr(scorer, key, None) for key in ("_score_func", "_sign", "_kwargs")]
+        if getattr(scorer, "_response_method", None) != "predict" or None in parts:
+            return None
+        found.append(tuple(parts))
+    return found
 
 
 class OverAllClasses(ClassifierMixin, BaseEstimator):

@@ -79,21 +79,32 @@ class Pool:
         self.labels[indices] = codes
         self.n_labeled = end
 
-    def training_set(self, up_to_loop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and class codes of records labeled so far (or up to and with a loop)."""
-        order = self.order if up_to_loop is None else self.order[self.loop_of <= up_to_loop]
-        return order, self.labels[order]
+    def training_set(
+        self, up_to_loop: int | None = None, order: str = "acquisition"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and class codes of records labeled so far (or up to and with a loop).
+
+        ``order`` is ``"acquisition"`` (the order they were labeled in) or ``"pool"``
+        (ascending pool index: what a plain mask-based loop fits on, so a model depends only
+        on which records are labeled, not on when).
+        """
+        indices = self.order if up_to_loop is None else self.order[self.loop_of <= up_to_loop]
+        if order == "pool":
+            indices = np.sort(indices)
+        return indices, self.labels[indices]
 
     def state(self) -> dict[str, np.ndarray]:
         """What a checkpoint needs to rebuild this pool."""
         order = self.order
-        return {
+        state = {
             "order": order.copy(),
             "labels": self.labels[order],
             "loop_of": self.loop_of.copy(),
-            "skipped": np.concatenate([np.empty(0, dtype=np.int64), *self._skip_order]),
-            "skipped_loop": np.concatenate([np.empty(0, dtype=np.int32), *self._skip_loops]),
         }
+        if self._skip_order:  # most runs skip nothing: two arrays less to write every loop
+            state["skipped"] = np.concatenate(self._skip_order)
+            state["skipped_loop"] = np.concatenate(self._skip_loops)
+        return state
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Replay a checkpoint's acquisitions, loop by loop."""

@@ -26,7 +26,7 @@ an installed package would; the plain side's script, run as __main__, is compile
 Targets: alcli within 1.10x the plain loop's wall time and 1.20x its peak memory. The script
 prints the figures and exits 0 either way; ``--check`` makes it exit 1 when a target is missed.
 
-    .venv/bin/python benchmarks/pool_scale.py [--out DIR] [--repeats N] [--check]
+    .venv/bin/python benchmarks/pool_scale.py [--n RECORDS] [--out DIR] [--repeats N] [--check]
 """
 
 from __future__ import annotations
@@ -37,15 +37,13 @@ import argparse
 import csv
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from harness import Turn, alcli_revision, child_env, driver_peak_kib, in_turns, run_child
 from synthetic import IDS_FILE, POOL_FILE, TEST_FILE, peak_kib, write_pool
 
 N_POOL = 200_000
@@ -86,11 +84,11 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 # --- the children -----------------------------------------------------------------------------
 
 
-def make_data(out: Path) -> None:
+def make_data(out: Path, n_pool: int) -> None:
     """Write the pool (see synthetic.py) and the alcli config."""
     import numpy as np
 
-    y, init = write_pool(out, N_POOL, N_TEST, N_FEATURES, N_CLASSES, N_INIT, SEED)
+    y, init = write_pool(out, n_pool, N_TEST, N_FEATURES, N_CLASSES, N_INIT, SEED)
     if np.unique(y[init]).shape[0] != N_CLASSES:
         raise SystemExit("the initial ids miss a class; pick another seed")
     (out / CONFIG_FILE).write_text(CONFIG)
@@ -134,76 +132,6 @@ def plain_loop(out: Path) -> None:
 # --- measuring --------------------------------------------------------------------------------
 
 
-@dataclass
-class Turn:
-    label: str  # "warm-up", or the repeat's number
-    side: str
-    wall: float  # seconds, spawn to reap
-    peak_mib: float  # the child's peak resident set
-    cpu: float  # user + system seconds of the child
-    stdout: str
-
-
-def run_child(label: str, side: str, cmd: list[str], env: dict[str, str], log: Path) -> Turn:
-    """Run one child to completion and measure it.
-
-    Peak memory is the ``ru_maxrss`` that ``os.wait4`` returns for this one child (Linux: KiB).
-    Why this and not the alternatives:
-
-    * ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the maximum over every child reaped so far,
-      not a sum, so a before/after delta says nothing about a child smaller than an earlier one.
-    * A child's ``ru_maxrss`` (from ``wait4``, or read by the child itself with
-      ``RUSAGE_SELF`` at exit) starts at the *parent's* peak RSS: at ``exec`` Linux folds the
-      high-water mark of the old address space (the parent's, after fork/vfork) into the new
-      process's ``maxrss``, so it reads max(parent peak, child peak). (Checked: a parent holding
-      400 MiB starts a `python -c` whose VmHWM is 11 MiB; its ru_maxrss reads 412 MiB.)
-      This driver keeps its own peak tiny (standard library only; the data is made in a
-      child), prints it, and refuses to report a child whose figure does not clear it by far:
-      then the figure is the child's own peak.
-    * ``VmHWM`` in /proc/self/status is per address space and exact, but it has to be read
-      inside the child, and alcli runs unmodified (``python -m alcli run ...``). The plain child
-      does report its VmHWM, which is printed next to its wait4 figure as a cross-check.
-    """
-    with log.open("w") as sink:
-        began = time.perf_counter()
-        process = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - began
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    output = log.read_text()
-    if process.returncode != 0:
-        raise SystemExit(f"{side} failed (exit {process.returncode}):\n{output}")
-    floor = driver_peak_kib()
-    if usage.ru_maxrss < 4 * floor:
-        raise SystemExit(
-            f"{side}: its peak RSS reads {usage.ru_maxrss} KiB, too close to the driver's own "
-            f"{floor} KiB to be the child's; keep the driver small"
-        )
-    cpu = usage.ru_utime + usage.ru_stime
-    return Turn(label, side, wall, usage.ru_maxrss / 1024, cpu, output)
-
-
-def alcli_revision() -> str:
-    """The commit the measured alcli is at (and whether alcli/ has local changes), if known."""
-    repo = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "alcli")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head} + local changes" if dirty else head
-
-
-def driver_peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def plain_result(t: Turn) -> dict:
     return json.loads(t.stdout.strip().splitlines()[-1])
 
@@ -222,7 +150,7 @@ def alcli_final_metrics(run_dir: Path) -> dict:
 
 
 def print_report(
-    turns: list[Turn], warmups: list[Turn], out: Path, finals: dict, threads: str
+    turns: list[Turn], warmups: list[Turn], out: Path, finals: dict, threads: str, n_pool: int
 ) -> bool:
     sides = ("alcli", "plain")
     by_side = {s: [t for t in turns if t.side == s] for s in sides}
@@ -242,7 +170,7 @@ def print_report(
 
     print()
     print(
-        f"pool_scale: {N_POOL:,} x {N_FEATURES} float32 pool, {N_CLASSES} classes, "
+        f"pool_scale: {n_pool:,} x {N_FEATURES} float32 pool, {N_CLASSES} classes, "
         f"{N_TEST:,} test records ({out})"
     )
     print(
@@ -299,7 +227,7 @@ def print_report(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Time and peak memory of `alcli run` against a plain numpy + scikit-learn "
-        "loop doing the same work on a 200,000 x 50 pool.",
+        "loop doing the same work on a 200,000 x 50 pool (--n for another size).",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="Folder for data, config and runs."
@@ -312,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="OMP/OPENBLAS/MKL_NUM_THREADS for both children (0: leave the environment as is).",
     )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=N_POOL,
+        help="Pool records (200,000; the issue also asks 1,000,000).",
+    )
     parser.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--make-data", action="store_true", help=argparse.SUPPRESS)
@@ -319,26 +253,20 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
 
     if args.make_data:
-        make_data(out)
+        make_data(out, args.n)
         return 0
     if args.plain:
         plain_loop(out)
         return 0
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    env = dict(os.environ)
-    # Cached bytecode for both, as an installed package has: with PYTHONDONTWRITEBYTECODE set
-    # (some sandboxes set it), an editable alcli would recompile its modules on every start
-    # (~25 ms). The warm-up turn fills the cache, kept out of the source tree.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(out / "pycache")
-    if args.threads > 0:
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(args.threads)
+    env = child_env(out, args.threads)
 
     script = str(Path(__file__).resolve())
     print(f"making the data in {out} ...", flush=True)
-    subprocess.run([sys.executable, script, "--make-data", "--out", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, script, "--make-data", "--out", str(out), "--n", str(args.n)], check=True
+    )
     run_dir = out / "runs" / "pool_scale"
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -359,18 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{result.wall:.2f} s, {result.peak_mib:.1f} MiB", flush=True)
         return result
 
-    warmups = [turn(side, "warm-up") for _ in range(args.warmup) for side in ("alcli", "plain")]
-    turns = []
-    for repeat in range(args.repeats):
-        order = ("alcli", "plain") if repeat % 2 == 0 else ("plain", "alcli")
-        turns.extend(turn(side, str(repeat + 1)) for side in order)
+    warmups, turns = in_turns(("alcli", "plain"), args.repeats, args.warmup, turn)
 
     finals = {
         "alcli": alcli_final_metrics(run_dir),
         "plain": plain_result(next(t for t in reversed(turns) if t.side == "plain")),
     }
     threads = f"{args.threads}" if args.threads > 0 else "library defaults"
-    met = print_report(turns, warmups, out, finals, threads)
+    met = print_report(turns, warmups, out, finals, threads, args.n)
     return 1 if args.check and not met else 0
 
 

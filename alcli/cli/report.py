@@ -7,9 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from alcli import reporting
 from alcli.cli.common import Format, RunDirArg, out, user_errors
-from alcli.rundir import OPTIONAL_COLUMNS, step_seconds
 
 
 def report(
@@ -19,6 +17,8 @@ def report(
     ),
 ) -> None:
     """Show a run's loops and summary (reads CSV and JSON only; never unpickles)."""
+    from alcli import reporting  # on use: a command loads only what it needs
+
     with user_errors():
         if format_ is Format.csv:
             out.out(reporting.to_csv(run_dir), end="")
@@ -32,6 +32,9 @@ def report(
 
 def to_table(report: dict[str, Any]) -> Table:
     """A rich table: one row per loop, the summary in the caption."""
+    from alcli import reporting
+    from alcli.rundir import OPTIONAL_COLUMNS, step_seconds
+
     run, loops, summary = report["run"], report["loops"], report["summary"]
     title = f"{run.get('name', '')}  ·  {run['status']}"
     if run.get("stop_reason"):

@@ -1,4 +1,8 @@
-"""`alcli run`, `alcli resume` and `alcli validate`: one run, from a config or a run directory."""
+"""`alcli run`, `alcli resume` and `alcli validate`: one run, from a config or a run directory.
+
+The library is imported inside each command, so that a command loads only what it uses (the
+start-up of a short run counts).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from alcli import engine
 from alcli.cli.common import ConfigArg, QuietOpt, RunDirArg, SetOpt, err, out, user_errors
-from alcli.cli.progress import ProgressPrinter
-from alcli.config import load_config
-from alcli.labelers import labeler_chain
 
 
 def run(
@@ -29,6 +29,10 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run an experiment; its run directory's path is printed on stdout."""
+    from alcli import engine
+    from alcli.cli.progress import ProgressPrinter
+    from alcli.config import load_config
+
     with user_errors():
         cfg = load_config(config, set_ or [])
         with ProgressPrinter(err, quiet, live=not engine.asks_a_person(cfg)) as progress:
@@ -52,6 +56,9 @@ def resume(
 ) -> None:
     """Continue a stopped, failed or killed run after its last complete loop, or give a
     waiting run its labels."""
+    from alcli import engine
+    from alcli.cli.progress import ProgressPrinter
+
     with user_errors():
         live = not engine.asks_a_person_in(run_dir)
         with ProgressPrinter(err, quiet, live=live) as progress:
@@ -61,6 +68,10 @@ def resume(
 
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check a config and its data without running anything."""
+    from alcli import engine
+    from alcli.config import load_config
+    from alcli.labelers import labeler_chain
+
     with user_errors():
         cfg = load_config(config, set_ or [])
         experiment = engine.prepare(cfg)

@@ -6,14 +6,11 @@ import json
 from typing import Annotated
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
 from alcli.cli.common import Format, out, user_errors
 from alcli.errors import ConfigError
-from alcli.strategies import STRATEGIES, resolve_strategy
-from alcli.strategies.catalog import strategy_info
 
 
 def strategies(
@@ -29,6 +26,9 @@ def strategies(
     ),
 ) -> None:
     """List the querying strategies: what each does, what it needs, its parameters."""
+    from alcli.strategies import STRATEGIES, resolve_strategy  # on use
+    from alcli.strategies.catalog import strategy_info
+
     with user_errors():
         if name is None:
             infos = [strategy_info(key, cls) for key, cls in sorted(STRATEGIES.items())]
@@ -81,5 +81,7 @@ def _strategy_table(infos: list[dict], full: bool):
 def _inline_yaml(value) -> str:
     """A default as a user would write it in the config: [{name: margin, share: 0.8}]."""
     if isinstance(value, dict | list):
+        import yaml
+
         return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
     return "null" if value is None else str(value)

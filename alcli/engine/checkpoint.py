@@ -51,18 +51,38 @@ def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answe
     # completed loop folder is never touched again (resume refits, never unpickles).
     stops = bool(record.stop_reason)
     model = state.model if keep == "all" or (keep == "last" and stops) else None
+    sync = durable(state, record)
+    names, optional = state.config.metrics, optional_columns(state)
     # The loop folder, metrics.csv and run.json change together or not at all.
     with uninterrupted():
-        state.rundir.write_loop(record.loop, files=files, arrays=_arrays(state), model=model)
-        state.history.append(record)
-        write_metrics_csv(state)
-        state.carried = Carried.none()
-        state.rundir.update_meta(
-            last_loop=record.loop,
-            pending_loop=None,
-            **({"new_classes": plain_list(state.new_classes)} if state.new_classes else {}),
+        rundir = state.rundir
+        rundir.write_loop(record.loop, files=files, arrays=_arrays(state), model=model, sync=sync)
+        state.add_loop(record)
+        rundir.append_metrics_row(
+            metrics_header(names, optional), metrics_row(record, names, optional), sync=sync
         )
-        state.rundir.clear_pending()
+        state.carried = Carried.none()
+        if sync:
+            # A simulated loop leaves run.json alone (one file less a loop): its last_loop is
+            # brought up to date with every change of status, and resume reads the loops.
+            rundir.update_meta(
+                last_loop=record.loop,
+                pending_loop=None,
+                **({"new_classes": plain_list(state.new_classes)} if state.new_classes else {}),
+            )
+        rundir.clear_pending()
+
+
+def durable(state: RunState, record: LoopRecord) -> bool:
+    """Whether a loop's checkpoint is fsync'd: with output.fsync every_loop; in runs where
+    people answer (what they typed must survive a power loss); and the loop a run stops at.
+    Otherwise the renames alone make it survive a killed process (the page cache outlives
+    it), and a simulated loop can be recomputed."""
+    return (
+        state.config.output.fsync == "every_loop"
+        or bool(record.stop_reason)
+        or chain_has(state.config.labeler, "may_wait")
+    )
 
 
 def _arrays(state: RunState) -> dict[str, np.ndarray]:
@@ -118,6 +138,6 @@ def restore_history(state: RunState) -> int | None:
         )
     if not loops:
         return None
-    state.history = [LoopRecord.from_json(rundir.read_loop_metrics(k)) for k in loops]
+    state.set_history([LoopRecord.from_json(rundir.read_loop_metrics(k)) for k in loops])
     write_metrics_csv(state)
     return loops[-1]

@@ -15,7 +15,7 @@ from alcli.config import ExperimentConfig, freeze, load_config
 from alcli.engine.checkpoint import restore_history
 from alcli.engine.preflight import Experiment, check_terminal, prepare
 from alcli.engine.runner import EventSink, Runner, RunResult
-from alcli.engine.state import Batch, plain_list
+from alcli.engine.state import LEGACY_TRAIN_ORDER, TRAIN_ORDER, Batch, plain_list
 from alcli.errors import Interrupted, RunDirError, plural
 from alcli.labelers import first_with
 from alcli.labelers.file import take_answers
@@ -42,6 +42,7 @@ def start(
             "last_loop": None,
             "stop_reason": None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "train_order": TRAIN_ORDER,
         },
     )
     try:
@@ -130,7 +131,8 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
                 rundir.write_pending(*pending)
         rundir.discard_partial()
         rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
-        runner = Runner(experiment, rundir, on_event)
+        train_order = meta.get("train_order", LEGACY_TRAIN_ORDER)
+        runner = Runner(experiment, rundir, on_event, train_order=train_order)
         last = restore_history(runner.state)
         if last is not None and runner.state.history[-1].stop_reason:
             reason = runner.state.history[-1].stop_reason

@@ -19,7 +19,14 @@ from alcli.data import RecordSource
 from alcli.engine.budget import affordable, loop_size
 from alcli.engine.checkpoint import checkpoint, restore_criteria
 from alcli.engine.preflight import Experiment
-from alcli.engine.state import AwaitingLabels, Batch, Carried, RunState, strategy_state
+from alcli.engine.state import (
+    TRAIN_ORDER,
+    AwaitingLabels,
+    Batch,
+    Carried,
+    RunState,
+    strategy_state,
+)
 from alcli.engine.steps.infer import infer, score_on_test
 from alcli.engine.steps.label import label, save_pending
 from alcli.engine.steps.select import select
@@ -49,7 +56,13 @@ class RunResult:
 class Runner:
     """Runs loops against one run directory; holds the run's state between them."""
 
-    def __init__(self, experiment: Experiment, rundir: RunDir, on_event: EventSink | None):
+    def __init__(
+        self,
+        experiment: Experiment,
+        rundir: RunDir,
+        on_event: EventSink | None,
+        train_order: str = TRAIN_ORDER,
+    ):
         config, data = experiment.config, experiment.data
         self.state = RunState(
             config=config,
@@ -65,6 +78,7 @@ class Runner:
             records=RecordSource(config.data, data),
             y_test=data.decode(data.y_test),  # labels as the scorers see them
             new_classes=list(experiment.new_classes),
+            train_order=train_order,
         )
         self.on_event = on_event
         self.reoffers_skipped = any(
@@ -96,26 +110,27 @@ class Runner:
                         loop += 1
                     record = self.run_loop(loop)
         except AwaitingLabels as waiting:
-            rundir.update_meta(status="awaiting_labels", pending_loop=waiting.loop)
+            rundir.update_meta(
+                status="awaiting_labels", pending_loop=waiting.loop, last_loop=self.state.last_loop
+            )
             self.emit({"event": "awaiting_labels", "loop": waiting.loop, "open": waiting.n_open})
             result = self.result("awaiting_labels", None)
             result.message = waiting.message
             return result
         except KeyboardInterrupt:
-            history = self.state.history
-            last = history[-1].loop if history else None
-            rundir.update_meta(status="stopped")
+            last = self.state.last_loop
+            rundir.update_meta(status="stopped", last_loop=last)
             self.emit({"event": "interrupted", "last_loop": last})
             saved = "no loop is saved yet" if last is None else f"loops 0 to {last} are saved"
             raise Interrupted(
                 f"Stopped; {saved}. Resume with `alcli resume {rundir.path}`."
             ) from None
         except AlcliError as exc:
-            rundir.update_meta(status="failed", error=str(exc))
+            rundir.update_meta(status="failed", error=str(exc), last_loop=self.state.last_loop)
             raise
         except Exception as exc:
             message = f"loop {loop} failed: {type(exc).__name__}: {exc}"
-            rundir.update_meta(status="failed", error=message)
+            rundir.update_meta(status="failed", error=message, last_loop=self.state.last_loop)
             self.emit(
                 {
                     "event": "failed",
@@ -212,9 +227,13 @@ class Runner:
         )
         checkpoint(state, record, batch, answers)
         checkpoint_s, clock = _lap(clock)
-        for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s)):
-            self.emit({"event": "step", "loop": loop, "step": step, "seconds": step_s})
-        self.emit({"event": "loop", **record.to_json()})
+        self.emit(
+            *(
+                {"event": "step", "loop": loop, "step": step, "seconds": step_s}
+                for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s))
+            ),
+            {"event": "loop", **record.to_json()},
+        )
         return record
 
     def stop_reason(self, loop: int, metrics: dict[str, float], spent: float) -> str | None:
@@ -254,10 +273,12 @@ class Runner:
 
     # --- reporting ------------------------------------------------------------------------
 
-    def emit(self, event: dict[str, Any]) -> None:
-        self.state.rundir.append_event(event)
+    def emit(self, *events: dict[str, Any]) -> None:
+        """Journal ``events`` in events.jsonl (in one append), then hand each to the sink."""
+        self.state.rundir.append_events(*events)
         if self.on_event is not None:
-            self.on_event(event)
+            for event in events:
+                self.on_event(event)
 
     def result(self, status: str, reason: str | None) -> RunResult:
         last = self.state.history[-1] if self.state.history else None

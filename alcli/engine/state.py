@@ -18,6 +18,11 @@ from alcli.schedules import Schedule
 from alcli.stopping import StopCriterion
 from alcli.strategies import Strategy
 
+#: TRAIN fits on the labeled records in pool order (recorded in run.json as train_order).
+TRAIN_ORDER = "pool"
+#: What a run directory without train_order in run.json (made before it existed) fit in.
+LEGACY_TRAIN_ORDER = "acquisition"
+
 
 class AwaitingLabels(Exception):
     """LABEL is with a person: the batch and its answers so far are saved; the run waits."""
@@ -155,6 +160,9 @@ class RunState:
         Skips of first batches skipped entirely, counted with the loop that gets labels.
     new_classes : list
         Classes annotators added during the run.
+    train_order : str
+        The order TRAIN fits on the labels in: ``pool`` (runs from this version on), or
+        ``acquisition`` (older runs, which keep it so that they resume identically).
     """
 
     config: ExperimentConfig
@@ -170,6 +178,7 @@ class RunState:
     records: RecordSource
     y_test: np.ndarray
     new_classes: list = field(default_factory=list)
+    train_order: str = TRAIN_ORDER
     model: Any = None
     selection_model: Any = None
     candidates: np.ndarray | None = None
@@ -177,11 +186,20 @@ class RunState:
     decision: np.ndarray | None = None
     history: list[LoopRecord] = field(default_factory=list)
     carried: Carried = field(default_factory=lambda: Carried.none())
+    #: What the labels of the saved loops cost (kept as loops are added: O(1) a loop).
+    spent: float = 0.0
+
+    def add_loop(self, record: LoopRecord) -> None:
+        self.history.append(record)
+        self.spent += record.cost or 0.0
+
+    def set_history(self, records: list[LoopRecord]) -> None:
+        self.history = records
+        self.spent = float(sum(record.cost or 0.0 for record in records))
 
     @property
-    def spent(self) -> float:
-        """What the labels of the saved loops cost."""
-        return float(sum(record.cost or 0.0 for record in self.history))
+    def last_loop(self) -> int | None:
+        return self.history[-1].loop if self.history else None
 
     def strategy_name(self, loop: int) -> str:
         return self.config.init.method if loop == 0 else self.config.strategy.name

@@ -9,16 +9,29 @@ import numpy as np
 from sklearn.dummy import DummyClassifier
 
 from alcli.models.config import ModelConfig
+from alcli.registry import import_object
 from alcli.seeding import MODEL, random_state_for
 
 
 def build_model(cfg: ModelConfig, seed: int, loop: int, purpose: str = MODEL) -> Any:
     """A fresh estimator; one that takes ``random_state`` gets one derived from seed, purpose
     and loop (unless ``params`` sets it)."""
-    estimator = cfg.build()
-    if "random_state" in estimator.get_params() and "random_state" not in cfg.params:
-        estimator.set_params(random_state=random_state_for(seed, purpose, loop))
-    return estimator
+    estimator_cls = import_object(cfg.estimator)
+    params = cfg.params
+    if "random_state" not in params and _takes_random_state(estimator_cls, cfg):
+        params = {**params, "random_state": random_state_for(seed, purpose, loop)}
+    return estimator_cls(**params)
+
+
+_RANDOM_STATE: dict[type, bool] = {}
+
+
+def _takes_random_state(estimator_cls: type, cfg: ModelConfig) -> bool:
+    # Asked once per class: get_params reads the constructor's signature, which costs more
+    # than a small fit in a batch-size-1 loop.
+    if estimator_cls not in _RANDOM_STATE:
+        _RANDOM_STATE[estimator_cls] = "random_state" in cfg.build().get_params(deep=False)
+    return _RANDOM_STATE[estimator_cls]
 
 
 def fit_model(

@@ -53,6 +53,9 @@ class RunDir:
 
     def __init__(self, path: Path):
         self.path = path
+        # run.json as this process last wrote it: with the lock held nobody else writes it,
+        # so a loop's update need not read it back.
+        self._meta: dict[str, Any] | None = None
 
     # --- making and opening ---------------------------------------------------------------
 
@@ -158,10 +161,12 @@ class RunDir:
         check_schema_version(meta.get("schema_version", SCHEMA_VERSION), self.path / "run.json")
         return meta
 
-    def update_meta(self, **changes: Any) -> dict[str, Any]:
-        meta = self.read_meta()
+    def update_meta(self, sync: bool = True, **changes: Any) -> dict[str, Any]:
+        """Change keys of run.json (atomically; ``sync``: fsync'd too)."""
+        meta = dict(self._meta) if self._meta is not None else self.read_meta()
         meta.update(changes, updated=_now())
-        write_atomic(self.path / "run.json", _json(meta))
+        write_atomic(self.path / "run.json", _json(meta), sync=sync)
+        self._meta = meta
         return meta
 
     @property
@@ -240,13 +245,18 @@ class RunDir:
         files: dict[str, bytes | str],
         arrays: dict[str, np.ndarray],
         model: Any = None,
+        sync: bool = True,
     ) -> None:
-        """Write a complete loop folder in one rename."""
+        """Write a complete loop folder in one rename (``sync``: its files fsync'd first)."""
         final = self.loop_path(loop)
         with uninterrupted():
-            staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{TMP_PREFIX}{final.name}."))
+            # One writer holds the lock, so a fixed staging name cannot clash (a kill's
+            # leftover is removed first); mkdir gives it ordinary permissions in one call.
+            staging = final.parent / f"{TMP_PREFIX}{final.name}"
+            if staging.exists():
+                shutil.rmtree(staging)
+            staging.mkdir()
             try:
-                staging.chmod(DIR_MODE)
                 for name, content in files.items():
                     payload = content.encode() if isinstance(content, str) else content
                     (staging / name).write_bytes(payload)
@@ -256,7 +266,8 @@ class RunDir:
                     import joblib
 
                     joblib.dump(model, staging / "model.joblib")
-                _fsync_dir_files(staging)
+                if sync:
+                    _fsync_dir_files(staging)
                 os.replace(staging, final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -281,23 +292,35 @@ class RunDir:
     # --- metrics.csv and events.jsonl -----------------------------------------------------
 
     def write_metrics_csv(self, header: list[str], rows: list[list[Any]]) -> None:
-        """Replace metrics.csv, unless it already says exactly this."""
+        """Replace metrics.csv, unless it already says exactly this (resume brings it in step
+        with the loop folders: a kill can fall between them, or tear its last line)."""
         path = self.path / "metrics.csv"
         text = csv_text(header, rows)
         if not (path.exists() and path.read_text() == text):
             write_atomic(path, text)
 
-    def append_event(self, event: dict[str, Any]) -> None:
-        """Append one line; a line torn by a kill is repaired by the next append."""
+    def append_metrics_row(self, header: list[str], row: list[Any], sync: bool = True) -> None:
+        """Append one loop's row to metrics.csv (the header first, into a new file): a loop
+        costs one row, however many came before."""
+        path = self.path / "metrics.csv"
+        text = csv_text(None if path.exists() else header, [row])
+        _append(path, text.encode(), sync)
+
+    def append_events(self, *events: dict[str, Any]) -> None:
+        """Append one line per event; a line torn by a kill is repaired by the next append."""
+        now = _now()
+        lines = "".join(json.dumps({"time": now, **e}, default=str) + "\n" for e in events)
         path = self.path / "events.jsonl"
-        line = json.dumps({"time": _now(), **event}, default=str) + "\n"
         with open(path, "a+b") as handle:
             handle.seek(0, os.SEEK_END)
             if handle.tell() > 0:
                 handle.seek(-1, os.SEEK_END)
                 if handle.read(1) != b"\n":
-                    line = "\n" + line
-            handle.write(line.encode())
+                    lines = "\n" + lines
+            handle.write(lines.encode())
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        self.append_events(event)
 
 
 def check_schema_version(version: object, path: Path) -> None:
@@ -334,6 +357,14 @@ def _try_flock(handle) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def _append(path: Path, payload: bytes, sync: bool) -> None:
+    with open(path, "ab") as handle:
+        handle.write(payload)
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def _fsync_dir_files(folder: Path) -> None:

@@ -71,7 +71,7 @@ def save_pending(state: RunState, loop: int, batch: Batch, answers: Answers) -> 
     arrays = {
         **batch.arrays(answers),
         **state.carried.arrays(),
-        "pool.skipped": state.pool.state()["skipped"],
+        "pool.skipped": state.pool.state().get("skipped", np.empty(0, dtype=np.int64)),
         **{f"strategy.{k}": v for k, v in state.strategy.state().items()},
     }
     with uninterrupted():

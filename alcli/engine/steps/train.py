@@ -22,7 +22,7 @@ def train(state: RunState, loop: int) -> None:
 
 
 def _fit(state: RunState, cfg: ModelConfig, previous: Any, loop: int, purpose: str) -> Any:
-    order, codes = state.pool.training_set(up_to_loop=loop)
+    order, codes = state.pool.training_set(up_to_loop=loop, order=state.train_order)
     return fit_model(
         cfg,
         previous,
