@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-loop bench-labels bench-cost clean
+.PHONY: run test lint bench bench-loop bench-memmap bench-labels bench-cost clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(VENV)/.installed
 # The batch-size-1 protocol against a plain loop, and a 5,000-loop run (about a minute).
 bench-loop: $(VENV)/.installed
 	$(BIN)/python benchmarks/loop_overhead.py --long
+
+# A 10,000,000 x 64 memory-mapped pool: alcli's peak resident memory.
+bench-memmap: $(VENV)/.installed
+	$(BIN)/python benchmarks/memmap_pool.py
 
 # Every strategy against random on four datasets, 10 seeds (long: see the script's docstring).
 bench-labels: $(VENV)/.installed

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import mmap
+from collections.abc import Iterator
+
 import numpy as np
 
 from alcli.classes import UNLABELED
+
+
+def release_rows(X: np.ndarray, first: int, stop: int) -> None:
+    """Let this process drop a memory-mapped matrix's pages of rows [first, stop).
+
+    A pass over a pool larger than memory maps its pages in as it reads them, and they
+    count as the process's resident memory until they are unmapped. Dropping them after
+    each chunk (MADV_DONTNEED; the data stays in the kernel's page cache) keeps a pass at
+    one chunk's memory. Anything but a C-ordered np.memmap is left alone.
+    """
+    mm = getattr(X, "_mmap", None)
+    if mm is None or not X.flags.c_contiguous or not hasattr(mm, "madvise"):
+        return
+    row_bytes = X.strides[0]
+    # np.memmap maps from the offset rounded down to the allocation granularity.
+    base = getattr(X, "offset", 0) % mmap.ALLOCATIONGRANULARITY
+    start = base + first * row_bytes
+    start -= start % mmap.PAGESIZE
+    end = min(base + stop * row_bytes, len(mm))
+    if end > start:
+        mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+
+def row_chunks(X: np.ndarray, chunk_rows: int = 65536) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, rows)`` blocks of X in order; a memory-mapped X releases each block's
+    pages once the next is asked for."""
+    for start in range(0, X.shape[0], chunk_rows):
+        yield start, X[start : start + chunk_rows]
+        release_rows(X, start, start + chunk_rows)
 
 
 class Pool:

@@ -108,6 +108,7 @@ def plain_loop(out: Path) -> None:
 
     labeled = np.zeros(X.shape[0], dtype=bool)
     labeled[init] = True
+    picks = []
     for loop in range(MAX_LOOPS + 1):
         model = LogisticRegression(max_iter=MAX_ITER).fit(X[labeled], y[labeled])
         predicted = model.predict(X_test)
@@ -124,8 +125,14 @@ def plain_loop(out: Path) -> None:
         margin = 1.0 - (top_two[:, 1] - top_two[:, 0])
         picked = np.argpartition(-margin, LOOP_SIZE - 1)[:LOOP_SIZE]
         labeled[candidates[picked]] = True
+        picks.append(sorted(candidates[picked].tolist()))
 
-    result = {"n_labeled": int(labeled.sum()), "accuracy": accuracy, "f1_macro": f1_macro}
+    result = {
+        "n_labeled": int(labeled.sum()),
+        "accuracy": accuracy,
+        "f1_macro": f1_macro,
+        "picks": picks,
+    }
     print(json.dumps({**result, "vmhwm_kib": peak_kib()}))
 
 
@@ -139,10 +146,15 @@ def plain_result(t: Turn) -> dict:
 def alcli_final_metrics(run_dir: Path) -> dict:
     with (run_dir / "metrics.csv").open(newline="") as handle:
         last = list(csv.DictReader(handle))[-1]
+    picks = []
+    for loop in range(1, MAX_LOOPS + 1):
+        with (run_dir / "loops" / f"{loop:04d}" / "selected.csv").open(newline="") as handle:
+            picks.append(sorted(int(row["index"]) for row in csv.DictReader(handle)))
     return {
         "n_labeled": int(last["n_labeled"]),
         "accuracy": float(last["accuracy"]),
         "f1_macro": float(last["f1_macro"]),
+        "picks": picks,
     }
 
 
@@ -213,12 +225,14 @@ def print_report(
             f"final loop, {s:<5}: {f['n_labeled']:,} labeled, accuracy {f['accuracy']:.4f}, "
             f"f1_macro {f['f1_macro']:.4f}"
         )
+    same = finals["alcli"]["picks"] == finals["plain"]["picks"]
+    print(f"same picks as the plain loop in every loop: {'yes' if same else 'NO'}")
     print()
     print(
         f"time target ({TIME_TARGET:.2f}x): {'met' if time_ok else 'MISSED'}; "
         f"memory target ({MEMORY_TARGET:.2f}x): {'met' if memory_ok else 'MISSED'}"
     )
-    return time_ok and memory_ok
+    return time_ok and memory_ok and same
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -20,7 +20,13 @@ class DataConfig(Section):
     )
     path: Path | None = Field(
         None,
-        description="A CSV or NPZ file, relative to the config file. Give either source or path.",
+        description="A CSV or NPZ file, or an NPY file of features (memory-mapped: a pool larger "
+        "than memory), relative to the config file. Give either source or path.",
+    )
+    labels_path: Path | None = Field(
+        None,
+        description="With an NPY pool: an NPY file of one class label per row (NaN where none "
+        "is known); without it the pool is unlabeled (people label it).",
     )
     target: str = Field("target", description="CSV: the column holding the class label.")
     id: str | None = Field(
@@ -42,7 +48,7 @@ class DataConfig(Section):
         None, description="A labeled test file in the same format, instead of test_size."
     )
 
-    _resolve = field_validator("path", "test_path")(resolve_path)
+    _resolve = field_validator("path", "test_path", "labels_path")(resolve_path)
 
     @field_validator("source")
     @classmethod
@@ -82,6 +88,19 @@ class DataConfig(Section):
                         "on it would learn the answer. Remove it from data.features",
                         {"column": column, "role": role},
                     )
+        npy = self.path is not None and self.path.suffix.lower() == ".npy"
+        if self.labels_path is not None and not npy:
+            raise PydanticCustomError(
+                "data_labels_path",
+                "data.labels_path: it gives the labels of an NPY pool (data.path: x.npy); a CSV "
+                "or NPZ holds its own labels (data.target, or the NPZ's y); remove labels_path",
+            )
+        if npy and self.test_path is None:
+            raise PydanticCustomError(
+                "data_npy_test",
+                "data.test_path: an NPY pool is memory-mapped, and holding out a test set would "
+                "copy it into memory; give a labeled test file (CSV or NPZ) as data.test_path",
+            )
         if self.test_path is not None and self.test_size is not None:
             raise PydanticCustomError(
                 "data_test",

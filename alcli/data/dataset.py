@@ -11,6 +11,7 @@ from alcli.classes import UNLABELED
 from alcli.data.config import DataConfig
 from alcli.data.readers import Table, read_sklearn, read_table, refuse_unlabeled
 from alcli.errors import DataError
+from alcli.pool import row_chunks
 from alcli.seeding import SPLIT, random_state_for
 
 
@@ -158,7 +159,11 @@ def _compact_rows(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 65536) -> n
 def _dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names) -> Dataset:
     digest = hashlib.sha256()
     for array in (X, y, X_test, y_test, classes.astype(str), ids):
-        array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.data)  # the buffer itself: no copy of the pool
+        if isinstance(array, np.memmap):
+            # Chunk by chunk, each released: a memory-mapped pool is never resident whole.
+            for _, block in row_chunks(array):
+                digest.update(np.ascontiguousarray(block).data)
+        else:
+            digest.update(np.ascontiguousarray(array).data)  # the buffer itself: no copy
     return Dataset(X, ids, y, classes, X_test, y_test, ids_test, feature_names, digest.hexdigest())

@@ -11,6 +11,7 @@ import numpy as np
 
 from alcli.data.config import DataConfig
 from alcli.errors import DataError, agree, plural, preview
+from alcli.pool import row_chunks
 
 _INT_LABEL = re.compile(r"^[+-]?\d+$")
 
@@ -32,7 +33,7 @@ class Table:
 
 
 def read_table(path: Path, cfg: DataConfig) -> Table:
-    """Read a CSV or NPZ file into a :class:`Table`."""
+    """Read a CSV, NPZ or NPY file into a :class:`Table` (an NPY's features memory-mapped)."""
     if not path.exists():
         raise DataError(
             f"{path}: file not found (data.path / data.test_path); check the path, "
@@ -43,7 +44,46 @@ def read_table(path: Path, cfg: DataConfig) -> Table:
         return _read_csv(path, cfg)
     if suffix == ".npz":
         return _read_npz(path)
-    raise DataError(f"{path}: unsupported file type '{suffix}'; use a .csv or .npz file")
+    if suffix == ".npy" and path == cfg.path:
+        return _read_npy(path, cfg.labels_path)
+    raise DataError(
+        f"{path}: unsupported file type '{suffix}'; use a .csv or .npz file"
+        + (" (a .npy file holds a pool's features: data.path)" if suffix == ".npy" else "")
+    )
+
+
+def _read_npy(path: Path, labels_path: Path | None) -> Table:
+    """A pool's features from an NPY file, memory-mapped (never read whole), and its labels
+    from ``labels_path`` (an NPY of one label per row; without one, none is known)."""
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as NPY (a 2-D array of features): {exc}") from None
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise DataError(f"{path}: an NPY pool must be a 2-D array of features; got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise DataError(f"{path}: the features must be real numbers; got dtype {X.dtype}")
+    if not X.flags.c_contiguous:
+        raise DataError(
+            f"{path}: the array is stored in Fortran order; save it in C order "
+            "(np.save(path, np.ascontiguousarray(X))) so that rows can be read one chunk at a time"
+        )
+    names = [f"x{i}" for i in range(X.shape[1])]
+    _refuse_infinite(X, path, names, first_line=None)
+    if labels_path is None:
+        labels = np.zeros(X.shape[0], dtype=np.int64)
+        return Table(X, labels, np.zeros(X.shape[0], dtype=bool), np.arange(X.shape[0]), names)
+    try:
+        y = np.load(labels_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{labels_path}: cannot be read as NPY (data.labels_path): {exc}") from None
+    if y.shape != (X.shape[0],):
+        raise DataError(
+            f"{labels_path}: data.labels_path needs one label per row of {path} "
+            f"({X.shape[0]}); got shape {y.shape}"
+        )
+    labels, has_label = _labels_of(y, labels_path)
+    return Table(X, labels, has_label, np.arange(X.shape[0]), names)
 
 
 def refuse_unlabeled(table: Table, where: str, what: str, target: str) -> None:
@@ -185,9 +225,15 @@ def _read_npz(path: Path) -> Table:
         _check_ids(ids, path)
     else:
         ids = np.arange(y.shape[0])
+    labels, has_label = _labels_of(y, path)
+    return Table(X, labels, has_label, ids, [f"x{i}" for i in range(X.shape[1])])
+
+
+def _labels_of(y: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Class labels and which rows have one, from an array of labels (NaN: none)."""
     if np.issubdtype(y.dtype, np.integer):
-        labels, has_label = y, np.ones(y.shape[0], dtype=bool)
-    elif np.issubdtype(y.dtype, np.floating):
+        return y, np.ones(y.shape[0], dtype=bool)
+    if np.issubdtype(y.dtype, np.floating):
         has_label = ~np.isnan(y)
         if not (y[has_label] == np.round(y[has_label])).all():
             example = y[has_label][y[has_label] != np.round(y[has_label])][0]
@@ -195,10 +241,8 @@ def _read_npz(path: Path) -> Table:
                 f"{path}: y holds numbers that are not whole (e.g. {example}), which look like a "
                 "regression target; alcli needs class labels (integers or strings)"
             )
-        labels = np.where(has_label, y, 0).astype(np.int64)
-    else:
-        labels, has_label = _parse_labels(np.char.strip(y.astype(str)))
-    return Table(X, labels, has_label, ids, [f"x{i}" for i in range(X.shape[1])])
+        return np.where(has_label, y, 0).astype(np.int64), has_label
+    return _parse_labels(np.char.strip(y.astype(str)))
 
 
 def rows_where(X: np.ndarray, test, chunk_rows: int = 65536) -> np.ndarray:
@@ -209,8 +253,8 @@ def rows_where(X: np.ndarray, test, chunk_rows: int = 65536) -> np.ndarray:
     if not np.issubdtype(X.dtype, np.floating):
         return np.empty(0, dtype=np.int64)
     hits = [
-        start + np.flatnonzero(test(X[start : start + chunk_rows]).any(axis=1))
-        for start in range(0, X.shape[0], chunk_rows)
+        start + np.flatnonzero(test(block).any(axis=1))
+        for start, block in row_chunks(X, chunk_rows)
     ]
     return np.concatenate(hits) if hits else np.empty(0, dtype=np.int64)
 

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 
+from alcli.pool import release_rows
+
 
 def predict_proba_chunked(
     model: Any, X: np.ndarray, indices: np.ndarray, chunk_size: int, n_jobs: int = 1
@@ -55,13 +57,13 @@ def apply_chunked(
     if n == 0:
         return np.empty((0,) if width is None else (0, width), dtype=dtype)
     starts = list(range(0, n, chunk_size))
-    first = np.asarray(method(X[indices[:chunk_size]]))
+    first = np.asarray(method(_gather(X, indices[:chunk_size])))
     out = np.empty((n, *first.shape[1:]), dtype=dtype)
     out[: first.shape[0]] = first
 
     def fill(start: int) -> None:
         rows = indices[start : start + chunk_size]
-        out[start : start + rows.shape[0]] = method(X[rows])
+        out[start : start + rows.shape[0]] = method(_gather(X, rows))
 
     rest = starts[1:]
     if n_jobs == 1 or len(rest) <= 1:
@@ -70,6 +72,14 @@ def apply_chunked(
     else:
         Parallel(n_jobs=n_jobs, backend="threading")(delayed(fill)(s) for s in rest)
     return out
+
+
+def _gather(X: Any, rows: np.ndarray) -> Any:
+    """``X[rows]``; from a memory-mapped pool, its pages released again at once."""
+    block = X[rows]
+    if isinstance(X, np.memmap) and rows.size:
+        release_rows(X, int(rows.min()), int(rows.max()) + 1)
+    return block
 
 
 def embedding_of(model: Any) -> Callable[[Any], np.ndarray] | None:

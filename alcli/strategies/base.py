@@ -236,11 +236,15 @@ def select_top(
     n = min(int(n), candidates.shape[0])
     if n <= 0:
         return Selection(np.empty(0, dtype=np.int64), np.empty(0))
-    ranked = np.where(np.isnan(scores), -np.inf, scores)
+    ranked = np.where(np.isnan(scores), -np.inf, scores) if np.isnan(scores).any() else scores
     if n < ranked.shape[0]:
         # The n-th largest score; everything above it is in, and the records equal to it
-        # share the places left at random.
-        cutoff = -np.partition(-ranked, n - 1)[n - 1]
+        # share the places left at random. (One temporary of the pool's size, partitioned
+        # in place.)
+        negated = -ranked
+        negated.partition(n - 1)
+        cutoff = -negated[n - 1]
+        del negated
         above = np.flatnonzero(ranked > cutoff)
         tied = np.flatnonzero(ranked == cutoff)
         chosen = np.concatenate([above, rng.choice(tied, n - above.shape[0], replace=False)])

@@ -10,6 +10,9 @@ from typing import Literal
 
 import numpy as np
 
+#: Rows measured at a time: the (rows, n_classes) temporaries stay small on a large pool.
+CHUNK_ROWS = 65536
+
 
 def top_two(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The highest and second-highest probability of each row (second is 0 with one class).
@@ -24,9 +27,15 @@ def top_two(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if proba.shape[1] == 1:
         return proba[:, 0], np.zeros(proba.shape[0], dtype=proba.dtype)
-    # np.partition is O(n_classes) per row, cheaper than sorting each row.
-    part = np.partition(proba, proba.shape[1] - 2, axis=1)
-    return part[:, -1], part[:, -2]
+    first = np.empty(proba.shape[0], dtype=proba.dtype)
+    second = np.empty(proba.shape[0], dtype=proba.dtype)
+    # np.partition is O(n_classes) per row, cheaper than sorting each row; by chunks of rows,
+    # so that its copy stays small on a large pool.
+    for start in range(0, proba.shape[0], CHUNK_ROWS):
+        part = np.partition(proba[start : start + CHUNK_ROWS], proba.shape[1] - 2, axis=1)
+        first[start : start + part.shape[0]] = part[:, -1]
+        second[start : start + part.shape[0]] = part[:, -2]
+    return first, second
 
 
 def least_confidence(proba: np.ndarray) -> np.ndarray:
@@ -42,9 +51,13 @@ def margin(proba: np.ndarray) -> np.ndarray:
 
 def entropy(proba: np.ndarray) -> np.ndarray:
     """-sum_c p(c) log p(c) (0 log 0 = 0), shape (n,) from probabilities of shape (n, n_classes)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.where(proba > 0, np.log(proba), 0.0)
-    return -(proba * logs).sum(axis=1)
+    out = np.empty(proba.shape[0])
+    for start in range(0, proba.shape[0], CHUNK_ROWS):  # temporaries of one chunk, not the pool
+        block = proba[start : start + CHUNK_ROWS]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(block > 0, np.log(block), 0.0)
+        out[start : start + block.shape[0]] = -(block * logs).sum(axis=1)
+    return out
 
 
 def least_confidence_of_decision(decision: np.ndarray) -> np.ndarray:
