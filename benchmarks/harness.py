@@ -96,6 +96,44 @@ def child_env(out: Path, threads: int) -> dict[str, str]:
     return env
 
 
+def race(
+    config: Path,
+    run_dir: Path,
+    plain: list[str],
+    env: dict[str, str],
+    logs: Path,
+    repeats: int,
+    warmup: int,
+) -> tuple[list[Turn], list[Turn]]:
+    """``alcli run CONFIG`` and the ``plain`` command in turns (see :func:`in_turns`); returns
+    the warm-up turns and the timed ones. Before each turn the run directory of the last is
+    removed and the disk written back (os.sync), outside the timed span: neither side pays for
+    the other's disk work."""
+    import shutil
+    import sys
+
+    logs.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "alcli": [
+            sys.executable,
+            *("-m", "alcli", "run", str(config)),
+            *("--run-dir", str(run_dir), "--quiet"),
+        ],
+        "plain": plain,
+    }
+
+    def turn(side: str, label: str) -> Turn:
+        if side == "alcli":
+            shutil.rmtree(run_dir, ignore_errors=True)
+        os.sync()
+        print(f"  {label:<8} {side:<5} ...", end=" ", flush=True)
+        result = run_child(label, side, commands[side], env, logs / f"{side}.log")
+        print(f"{result.wall:.2f} s, {result.peak_mib:.1f} MiB", flush=True)
+        return result
+
+    return in_turns(("alcli", "plain"), repeats, warmup, turn)
+
+
 def in_turns(sides: tuple[str, str], repeats: int, warmup: int, turn) -> tuple[list, list]:
     """Untimed warm-up turns of each side, then ``repeats`` timed turns of each, the order
     alternating every repeat (A B, B A, ...). ``turn(side, label)`` runs one."""

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from harness import Turn, alcli_revision, child_env, in_turns, run_child
+from harness import alcli_revision, child_env, race, run_child
 
 N_INIT = 20
 SEED = 0
@@ -158,27 +157,8 @@ def protocol(args: argparse.Namespace, script: str) -> bool:
     subprocess.run([sys.executable, script, "--make", "protocol", "--out", str(out)], check=True)
     env = child_env(out, args.threads)
     run_dir = out / "run"
-    commands = {
-        "alcli": [
-            sys.executable,
-            *("-m", "alcli", "run", str(out / "config.yaml")),
-            *("--run-dir", str(run_dir), "--quiet"),
-        ],
-        "plain": [sys.executable, script, "--plain", "--out", str(out)],
-    }
-
-    def turn(side: str, label: str) -> Turn:
-        if side == "alcli":
-            shutil.rmtree(run_dir, ignore_errors=True)  # outside the timed span
-        # Write back what the last turn left (its run directory's files, their deletion)
-        # before this one, so that neither side pays for the other's disk work.
-        os.sync()
-        print(f"  {label:<8} {side:<5} ...", end=" ", flush=True)
-        result = run_child(label, side, commands[side], env, out / f"{side}.log")
-        print(f"{result.wall:.2f} s", flush=True)
-        return result
-
-    _, turns = in_turns(("alcli", "plain"), args.repeats, args.warmup, turn)
+    plain = [sys.executable, script, "--plain", "--out", str(out)]
+    _, turns = race(out / "config.yaml", run_dir, plain, env, out, args.repeats, args.warmup)
     wall = {
         side: statistics.median(t.wall for t in turns if t.side == side)
         for side in ("alcli", "plain")

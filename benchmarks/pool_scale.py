@@ -37,13 +37,12 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from harness import Turn, alcli_revision, child_env, driver_peak_kib, in_turns, run_child
+from harness import Turn, alcli_revision, child_env, driver_peak_kib, race
 from synthetic import IDS_FILE, POOL_FILE, TEST_FILE, peak_kib, write_pool
 
 N_POOL = 200_000
@@ -282,26 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         [sys.executable, script, "--make-data", "--out", str(out), "--n", str(args.n)], check=True
     )
     run_dir = out / "runs" / "pool_scale"
-    logs = out / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    commands = {
-        "alcli": [
-            sys.executable,
-            *("-m", "alcli", "run", str(out / CONFIG_FILE)),
-            *("--run-dir", str(run_dir), "--quiet"),
-        ],
-        "plain": [sys.executable, script, "--plain", "--out", str(out)],
-    }
-
-    def turn(side: str, label: str) -> Turn:
-        if side == "alcli":
-            shutil.rmtree(run_dir, ignore_errors=True)  # outside the timed span
-        print(f"  {label:<8} {side:<5} ...", end=" ", flush=True)
-        result = run_child(label, side, commands[side], env, logs / f"{side}.log")
-        print(f"{result.wall:.2f} s, {result.peak_mib:.1f} MiB", flush=True)
-        return result
-
-    warmups, turns = in_turns(("alcli", "plain"), args.repeats, args.warmup, turn)
+    plain = [sys.executable, script, "--plain", "--out", str(out)]
+    warmups, turns = race(
+        out / CONFIG_FILE, run_dir, plain, env, out / "logs", args.repeats, args.warmup
+    )
 
     finals = {
         "alcli": alcli_final_metrics(run_dir),

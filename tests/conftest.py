@@ -88,6 +88,29 @@ def checkpointed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {key: npz[key] for key in npz.files}
 
 
+def readme_code(heading: str) -> str:
+    """The first Python block of the README after ``heading``, as a user would copy it."""
+    import re
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index(heading) :]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def progress_after(**changes: Any):
+    """Where a run stands after loop 2 (60 labeled, 500 left), with ``changes``."""
+    from alcli.stopping import Progress
+
+    base = {
+        "loop": 2,
+        "n_labeled": 60,
+        "metrics": {"accuracy": 0.8},
+        "next_size": 20,
+        "n_unlabeled": 500,
+    }
+    return Progress(**{**base, **changes})
+
+
 def run_into(cli, config: Path, run_dir: Path) -> Path:
     """``alcli run CONFIG --run-dir RUN_DIR --quiet``, which must succeed; returns RUN_DIR."""
     result = cli("run", config, "--run-dir", run_dir, "--quiet")

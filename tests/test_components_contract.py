@@ -19,7 +19,7 @@ from alcli.schedules import SCHEDULES
 from alcli.stopping import STOP_CRITERIA, Progress, StopCriterion
 from alcli.strategies import STRATEGIES
 
-from .conftest import checkpointed, read_csv
+from .conftest import checkpointed, progress_after, read_csv, readme_code
 
 # --- the registry ------------------------------------------------------------------------
 
@@ -143,16 +143,7 @@ def test_every_init_method_has_a_documented_config(init_case):
 
 
 def progress(**changes) -> Progress:
-    base = {
-        "loop": 2,
-        "n_labeled": 60,
-        "metrics": {"accuracy": 0.8},
-        "next_size": 20,
-        "n_unlabeled": 500,
-        "spent": 10.0,
-        "affordable": True,
-    }
-    return Progress(**{**base, **changes})
+    return progress_after(**{"spent": 10.0, "affordable": True, **changes})
 
 
 # Per criterion: its parameters, a progress it lets go on, and one it stops at.
@@ -260,13 +251,9 @@ def test_limits_are_stop_criteria_of_their_own_file():
 
 
 def test_the_readme_stop_criterion_example_works_as_written(cli, write_config, tmp_path):
-    import re
     import sys
-    from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme[readme.index("### A stop criterion") :]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    code = readme_code("### A stop criterion")
     package = tmp_path / "mystop"
     package.mkdir()
     (package / "__init__.py").write_text("")

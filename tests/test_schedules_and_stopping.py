@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alcli.schedules import SCHEDULES, Constant, Geometric, Linear, Listed, capped_size
-from alcli.stopping import Progress, StopConfig, stop_reason
+from alcli.stopping import StopConfig, stop_reason
+from tests.conftest import progress_after
 
 EXAMPLES = {
     "constant": Constant(size=20),
@@ -51,14 +52,7 @@ def test_sizes_are_capped_by_pool_and_budget(n_labeled, n_unlabeled, budget, exp
 
 
 def progress(**changes):
-    base = {
-        "loop": 2,
-        "n_labeled": 60,
-        "metrics": {"accuracy": 0.8},
-        "next_size": 20,
-        "n_unlabeled": 500,
-    }
-    return Progress(**{**base, **changes})
+    return progress_after(**changes)
 
 
 @pytest.mark.parametrize(

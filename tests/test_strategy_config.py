@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from .conftest import read_csv
+from .conftest import read_csv, readme_code
 
 
 def run_ok(cli, config, tmp_path):
@@ -136,12 +136,7 @@ def test_alcli_strategies_refuses_an_unknown_name(cli):
 
 
 def test_the_readme_strategy_example_works_as_written(cli, write_config, tmp_path, monkeypatch):
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme[readme.index("### A strategy") :]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    code = readme_code("### A strategy")
     package = tmp_path / "mypkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
