@@ -25,9 +25,10 @@ PURPOSES = MappingProxyType(
         "member": "a committee member's or look-ahead copy's random_state (member-K)",
         "labeling-model": "the random_state of a labeling model trained on train_path",
         "information_density": "the sample densities are measured against, once per run",
+        "stop-set": "the stop set of stabilizing_predictions, drawn once per run",
     }
 )
-SPLIT, INIT, SELECT, LABEL = "split", "init", "select", "label"
+SPLIT, INIT, SELECT, LABEL, STOP_SET = "split", "init", "select", "label", "stop-set"
 MODEL, SELECTION_MODEL, LABELING_MODEL = "model", "selection-model", "labeling-model"
 
 

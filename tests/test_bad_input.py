@@ -269,7 +269,7 @@ CASES = [
     Case(
         "negative test_size",
         "data: {source: sklearn:iris, test_size: -0.2}\n",
-        r"data\.test_size \(line 1\): Input should be greater than 0; got -0\.2",
+        r"data\.test_size \(line 1\): Input should be greater than or equal to 0; got -0\.2",
     ),
     Case(
         "test_size 1",

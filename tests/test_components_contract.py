@@ -146,7 +146,8 @@ def progress(**changes) -> Progress:
     return progress_after(**{"spent": 10.0, "affordable": True, **changes})
 
 
-# Per criterion: its parameters, a progress it lets go on, and one it stops at.
+# Per criterion: its parameters, a progress it lets go on, one it stops at, and optionally the
+# loops it observes before either (a history the decision depends on).
 STOP_EXAMPLES = {
     "target": ({"metric": "accuracy", "value": 0.9}, {}, {"metrics": {"accuracy": 0.95}}),
     "max_loops": ({"max_loops": 5}, {}, {"loop": 5}),
@@ -154,6 +155,32 @@ STOP_EXAMPLES = {
     "budget_cost": ({"budget_cost": 50.0}, {}, {"affordable": False}),
     "pool_exhausted": ({}, {}, {"n_unlabeled": 0}),
     "schedule_exhausted": ({}, {}, {"next_size": 0}),
+    "stabilizing_predictions": (
+        {"window": 1, "agreement": 0.95},
+        {"signals": {"kappa": 0.5}},
+        {"signals": {"kappa": 0.97}},
+    ),
+    "classification_change": (
+        {"threshold": 0.01},
+        {"signals": {"changed": float("nan")}},
+        {"signals": {"changed": 0.0}},
+    ),
+    "overall_uncertainty": (
+        {"threshold": 0.1},
+        {"signals": {"uncertainty": 0.4}},
+        {"signals": {"uncertainty": 0.05}},
+    ),
+    "max_confidence": (
+        {"threshold": 0.9},
+        {"signals": {"batch_confidence": float("nan")}},
+        {"signals": {"batch_confidence": 0.95}},
+    ),
+    "plateau": (
+        {"patience": 1, "min_delta": 0.01},
+        {"metrics": {"accuracy": 0.95}},
+        {"metrics": {"accuracy": 0.905}},
+        [{"metrics": {"accuracy": 0.9}}],
+    ),
 }
 
 
@@ -162,20 +189,23 @@ def criterion_case(request):
     name = request.param
     if name not in STOP_EXAMPLES:
         pytest.fail(f"stop criterion '{name}' has no contract example: add it to STOP_EXAMPLES")
-    params, go_on, stop = STOP_EXAMPLES[name]
-    return STOP_CRITERIA[name], params, progress(**go_on), progress(**stop)
+    params, go_on, stop, *history = STOP_EXAMPLES[name]
+    earlier = [progress(**changes) for changes in (history[0] if history else [])]
+    return STOP_CRITERIA[name], params, progress(**go_on), progress(**stop), earlier
 
 
 def test_a_criterion_stops_with_its_own_name_or_lets_the_run_go_on(criterion_case):
-    cls, params, go_on, stop = criterion_case
+    cls, params, go_on, stop, earlier = criterion_case
     for at, expected in ((go_on, None), (stop, cls.name)):
         criterion = cls(**params)
+        for before in earlier:
+            criterion.observe(before)
         criterion.observe(at)
         assert criterion.check(at) == expected
 
 
 def test_a_criterion_declares_itself_and_its_params(criterion_case):
-    cls, params, _, _ = criterion_case
+    cls, params, *_ = criterion_case
     assert isinstance(cls.name, str) and cls.description
     assert issubclass(cls.Params, BaseModel)
     with pytest.raises(ValueError):
@@ -183,10 +213,11 @@ def test_a_criterion_declares_itself_and_its_params(criterion_case):
 
 
 def test_a_criterion_state_survives_a_checkpoint(criterion_case):
-    cls, params, go_on, stop = criterion_case
+    cls, params, go_on, stop, earlier = criterion_case
     left_alone, resumed = cls(**params), cls(**params)
-    left_alone.observe(go_on)
-    resumed.observe(go_on)
+    for before in [*earlier, go_on]:
+        left_alone.observe(before)
+        resumed.observe(before)
     restored = cls(**params)
     restored.restore(checkpointed(resumed.state()))
     for criterion in (left_alone, restored):

@@ -237,3 +237,54 @@ def test_a_sheet_resaved_with_semicolons_is_read_by_a_plain_resume(cli, tmp_path
             writer.writerow([value.replace(".", ",") for value in row.values()])
     assert cli("resume", run_dir, "--quiet").exit_code == 0
     assert len(read_csv(run_dir / "loops" / "0000" / "labels.csv")) == 6
+
+
+def test_people_label_a_pool_without_a_test_set_until_a_label_free_criterion_stops_it(
+    cli, tmp_path
+):
+    run_dir = tmp_path / "run"
+    result = cli("run", EXAMPLES / "stop-no-test-set.yaml", "--run-dir", run_dir)
+    assert result.exit_code == 0, result.output
+    answer_until_done(cli, run_dir)
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["stop_reason"] == "stabilizing_predictions" and meta["last_loop"] < 20
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "kappa" in header and "accuracy" not in header  # no test set, no test metrics
+    report = cli("report", run_dir, "--format", "json")
+    assert report.exit_code == 0 and json.loads(report.stdout)["summary"]["final"] == {}
+
+
+def test_an_unlabeled_pool_without_a_test_set_is_told_the_two_fixes(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    data = EXAMPLES.parent / "data" / "wine-unlabeled.csv"
+    config.write_text(f"data: {{path: {data}, target: cultivar}}\nlabeler: {{kind: file}}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.split())
+    assert "the pool holds no labels in 'cultivar'" in message
+    assert "data.test_path" in message and "data.classes" in message
+    assert "data.test_size: 0" in message and "stabilizing_predictions" in message
+
+
+@pytest.mark.parametrize(
+    ("stop", "message"),
+    [
+        ({}, "without a test set (data.test_size: 0) say how the run ends"),
+        (
+            {"target": {"metric": "accuracy", "value": 0.9}},
+            "it watches a test metric, and data.test_size: 0",
+        ),
+        ({"when": [{"name": "plateau"}]}, "plateau watches a test metric"),
+    ],
+)
+def test_a_run_without_a_test_set_needs_a_way_to_end(cli, tmp_path, stop, message):
+    import yaml
+
+    config = yaml.safe_load((EXAMPLES / "stop-no-test-set.yaml").read_text())
+    config["data"]["path"] = str(EXAMPLES.parent / "data" / "wine-unlabeled.csv")
+    config["stop"] = stop
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = cli("validate", path)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split())

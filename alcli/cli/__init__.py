@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from alcli import __version__
-from alcli.cli import report, run, strategies
+from alcli.cli import catalog, report, run
 from alcli.cli.common import out
 
 app = typer.Typer(
@@ -24,7 +24,8 @@ app.command()(run.run)
 app.command()(run.resume)
 app.command()(report.report)
 app.command()(run.validate)
-app.command()(strategies.strategies)
+app.command()(catalog.strategies)
+app.command(name="stop-criteria")(catalog.stop_criteria)
 
 
 def _version(value: bool) -> None:

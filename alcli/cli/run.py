@@ -93,10 +93,10 @@ def _finish(result, quiet: bool) -> None:
         out.out(str(result.path))
         return
     if not quiet:
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        metrics = "".join(f"; {k} {v:.4f}" for k, v in result.metrics.items())
         err.print(
             f"{result.status}: {result.path} after loop {result.last_loop} "
-            f"({result.n_labeled} labels; {metrics}; stop: {result.stop_reason}). "
+            f"({result.n_labeled} labels{metrics}; stop: {result.stop_reason}). "
             f"See `alcli report {result.path}`."
         )
     out.out(str(result.path))

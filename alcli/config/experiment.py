@@ -24,7 +24,7 @@ from alcli.models import ModelConfig
 from alcli.rundir import OutputConfig
 from alcli.schedules import DEFAULT_SCHEDULE, LoopSizeConfig
 from alcli.schema import Section, did_you_mean
-from alcli.stopping import StopConfig
+from alcli.stopping import PROBA_SIGNALS, SIGNALS, TEST_SET, StopConfig
 from alcli.strategies.config import StrategyConfig
 
 
@@ -72,6 +72,34 @@ class ExperimentConfig(Section):
             raise PydanticCustomError("duplicate_metric", "a metric is listed twice")
         return value
 
+    def _check_ends_without_a_test_set(self) -> None:
+        """Without a test set nothing watches test metrics, and something else must end the
+        run: a budget, an explicit max_loops or a label-free stop criterion."""
+        if self.stop.target is not None:
+            raise PydanticCustomError(
+                "target_no_test",
+                "stop.target: it watches a test metric, and data.test_size: 0 means no test "
+                "set; remove stop.target, or give a test set (data.test_size or data.test_path)",
+            )
+        for k, spec in enumerate(self.stop.when):
+            if TEST_SET in spec.component().needs:
+                raise PydanticCustomError(
+                    "criterion_no_test",
+                    "stop.when.{k}: {name} watches a test metric, and data.test_size: 0 means no "
+                    "test set; use a criterion that needs no labels (e.g. "
+                    "stabilizing_predictions), or give a test set",
+                    {"k": k, "name": spec.name},
+                )
+        label_free = any(spec.component().needs & SIGNALS.keys() for spec in self.stop.when)
+        limited = "max_loops" in self.stop.model_fields_set or self.stop.budget is not None
+        if not (label_free or limited or self.stop.budget_cost is not None):
+            raise PydanticCustomError(
+                "no_end",
+                "stop: without a test set (data.test_size: 0) say how the run ends: a stop "
+                "criterion that needs no labels (stop.when: [{{name: stabilizing_predictions}}]), "
+                "a budget (stop.budget, stop.budget_cost), or stop.max_loops",
+            )
+
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> ExperimentConfig:
         if self.stop.target is not None and self.stop.target.metric not in self.metrics:
@@ -80,6 +108,8 @@ class ExperimentConfig(Section):
                 "stop.target.metric '{metric}' is not in metrics ({listed}); add it to metrics",
                 {"metric": self.stop.target.metric, "listed": ", ".join(self.metrics)},
             )
+        if not self.data.has_test_set:
+            self._check_ends_without_a_test_set()
         init_size = getattr(self.init, "size", None)
         if self.stop.budget is not None and init_size is not None and self.stop.budget < init_size:
             raise PydanticCustomError(
@@ -130,6 +160,29 @@ class ExperimentConfig(Section):
                 "strategy.name: '{name}' cannot be built with these parameters: {error}",
                 {"name": self.strategy.name, "error": f"{type(exc).__name__}: {exc}"},
             ) from None
+        for k, spec in enumerate(self.stop.when):
+            needs = spec.component().needs
+            if needs & PROBA_SIGNALS and not hasattr(selection_estimator, "predict_proba"):
+                raise PydanticCustomError(
+                    "stop_proba",
+                    "stop.when.{k}: {name} watches the model's probabilities, and {model} has "
+                    "no predict_proba with these params; use a model that has it (or "
+                    "stabilizing_predictions, which needs only predictions)",
+                    {"k": k, "name": spec.name, "model": type(selection_estimator).__name__},
+                )
+            metric = spec.params.get("metric")
+            if TEST_SET in needs and metric is not None and metric not in self.metrics:
+                raise PydanticCustomError(
+                    "stop_metric",
+                    "stop.when.{k}: {name} watches '{metric}', which is not in metrics ({listed}); "
+                    "add it to metrics",
+                    {
+                        "k": k,
+                        "name": spec.name,
+                        "metric": metric,
+                        "listed": ", ".join(self.metrics),
+                    },
+                )
         problem = strategy.check_model(selection_estimator)
         if problem:
             key = "strategy.model" if self.strategy.model else "strategy.name"

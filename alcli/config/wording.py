@@ -70,7 +70,7 @@ def section_class(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     return cls
 
 
-KEY_FIRST = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.*)$", re.DOTALL)
+KEY_FIRST = re.compile(r"^([a-z_]+(?:\.[a-z_0-9]+)*): (.*)$", re.DOTALL)
 
 
 def key_and_message(err: dict) -> tuple[tuple, str]:

@@ -39,13 +39,20 @@ class DataConfig(Section):
     )
     test_size: float | None = Field(
         None,
-        gt=0,
+        ge=0,
         lt=1,
         description="Share of the labeled records held out as a stratified test set (default "
-        "0.25 when there is no test_path).",
+        "0.25 when there is no test_path); 0: no test set, so no test metrics (the run then "
+        "ends by a budget, max_loops or a stop criterion that needs no labels).",
     )
     test_path: Path | None = Field(
         None, description="A labeled test file in the same format, instead of test_size."
+    )
+    classes: list[str | int] | None = Field(
+        None,
+        min_length=2,
+        description="The class labels, declared up front (default: the labels the data holds): "
+        "needed when the pool holds no labels yet; a label outside them is refused.",
     )
 
     _resolve = field_validator("path", "test_path", "labels_path")(resolve_path)
@@ -95,7 +102,7 @@ class DataConfig(Section):
                 "data.labels_path: it gives the labels of an NPY pool (data.path: x.npy); a CSV "
                 "or NPZ holds its own labels (data.target, or the NPZ's y); remove labels_path",
             )
-        if npy and self.test_path is None:
+        if npy and self.test_path is None and self.test_size != 0:
             raise PydanticCustomError(
                 "data_npy_test",
                 "data.test_path: an NPY pool is memory-mapped, and holding out a test set would "
@@ -108,6 +115,18 @@ class DataConfig(Section):
             )
         return self
 
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, value: list | None) -> list | None:
+        if value is not None and len({str(v) for v in value}) != len(value):
+            raise PydanticCustomError("duplicate_class", "a class is listed twice")
+        return value
+
+    @property
+    def has_test_set(self) -> bool:
+        """Whether the run is scored on a test set (test_size: 0 means none)."""
+        return has_test_set(self.test_path, self.test_size)
+
     @property
     def holdout_share(self) -> float:
         """The test share to split off when there is no test file."""
@@ -116,3 +135,8 @@ class DataConfig(Section):
     @property
     def dataset_name(self) -> str | None:
         return self.source.removeprefix("sklearn:") if self.source else None
+
+
+def has_test_set(test_path: object, test_size: float | None) -> bool:
+    """Whether a data section (as config or as the frozen YAML reads) has a test set."""
+    return test_path is not None or test_size != 0

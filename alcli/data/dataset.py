@@ -10,7 +10,7 @@ import numpy as np
 from alcli.classes import UNLABELED
 from alcli.data.config import DataConfig
 from alcli.data.readers import Table, read_sklearn, read_table, refuse_unlabeled
-from alcli.errors import DataError
+from alcli.errors import DataError, agree, preview
 from alcli.pool import row_chunks
 from alcli.seeding import SPLIT, random_state_for
 
@@ -73,6 +73,8 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         refuse_unlabeled(test, str(cfg.test_path), "the test set", cfg.target)
         if table.labels.dtype.kind != test.labels.dtype.kind:
             table, test = _labels_as_text(table), _labels_as_text(test)
+        if cfg.classes is not None and _as_text(cfg.classes, table):
+            table, test = _labels_as_text(table), _labels_as_text(test)
         classes = _classes(np.concatenate([table.labels[table.has_label], test.labels]), cfg)
         return _dataset(
             table.X,
@@ -84,8 +86,16 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
             test.ids,
             table.feature_names,
         )
+    if cfg.classes is not None and _as_text(cfg.classes, table):
+        table = _labels_as_text(table)
     classes = _classes(table.labels[table.has_label], cfg)
     codes = _encode(table, classes)
+    if not cfg.has_test_set:
+        nothing = np.empty(0, dtype=np.int64)
+        X_test = np.empty((0, table.X.shape[1]), dtype=table.X.dtype)
+        return _dataset(
+            table.X, table.ids, codes, classes, X_test, nothing, table.ids[:0], table.feature_names
+        )
     pool_rows, test_rows = _stratified_split(codes, cfg, seed)
     X_test = table.X[test_rows]  # copied out first: compacting overwrites these rows
     return _dataset(
@@ -105,14 +115,40 @@ def _labels_as_text(table: Table) -> Table:
     return Table(table.X, labels, table.has_label, table.ids, table.feature_names)
 
 
+def _as_text(declared: list, table: Table) -> bool:
+    """Whether declared classes and the data's labels meet as text (not both integers)."""
+    integers = all(isinstance(c, int) and not isinstance(c, bool) for c in declared)
+    return not (integers and table.labels.dtype.kind in "iu")
+
+
 def _classes(present: np.ndarray, cfg: DataConfig) -> np.ndarray:
-    """The sorted distinct labels; at least two are needed."""
+    """The sorted distinct labels (data.classes when declared); at least two are needed."""
+    where = cfg.path or cfg.source
+    if cfg.classes is not None:
+        kind = present.dtype if present.dtype.kind in "iu" else str
+        classes = np.unique(np.array([c if kind is not str else str(c) for c in cfg.classes]))
+        classes = classes.astype(present.dtype) if present.dtype.kind in "iu" else classes
+        unknown = np.setdiff1d(np.unique(present), classes)
+        if unknown.size:
+            raise DataError(
+                f"{where}: {preview(unknown)} {agree(unknown.size, 'is', 'are')} not in "
+                f"data.classes ({', '.join(map(str, classes))}); add "
+                f"{agree(unknown.size, 'it', 'them')} to data.classes, or fix the labels"
+            )
+        return classes
     classes = np.unique(present)
-    if classes.shape[0] < 2:
-        where = cfg.path or cfg.source
-        found = f"only '{classes[0]}'" if classes.shape[0] else "none"
+    if classes.shape[0] == 0:
         raise DataError(
-            f"{where}: active learning needs at least 2 classes in '{cfg.target}'; found {found}"
+            f"{where}: the pool holds no labels in '{cfg.target}', so neither its classes nor a "
+            "test set can come from it. Either give a labeled test file as data.test_path, or "
+            "run without a test set: declare the classes people will label (data.classes: "
+            "[spam, ham]) with data.test_size: 0, and end the run with a budget (stop.budget) or "
+            "a stop criterion that needs no labels (stop.when: [{name: stabilizing_predictions}])"
+        )
+    if classes.shape[0] < 2:
+        raise DataError(
+            f"{where}: active learning needs at least 2 classes in '{cfg.target}'; found only "
+            f"'{classes[0]}' (declare the others with data.classes if the pool lacks them yet)"
         )
     return classes
 

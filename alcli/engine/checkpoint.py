@@ -14,7 +14,7 @@ from alcli.engine.state import Batch, Carried, RunState, plain_list
 from alcli.errors import RunDirError
 from alcli.labelers import Answers, chain_has
 from alcli.rundir import LoopRecord, metrics_header, metrics_row
-from alcli.rundir.tables import labels_csv, selected_csv, skipped_csv
+from alcli.rundir.tables import SIGNAL_COLUMNS, labels_csv, selected_csv, skipped_csv
 
 
 def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answers) -> None:
@@ -52,7 +52,7 @@ def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answe
     stops = bool(record.stop_reason)
     model = state.model if keep == "all" or (keep == "last" and stops) else None
     sync = durable(state, record)
-    names, optional = state.config.metrics, optional_columns(state)
+    names, optional = metric_names(state), optional_columns(state)
     # The loop folder, metrics.csv and run.json change together or not at all.
     with uninterrupted():
         rundir = state.rundir
@@ -108,18 +108,24 @@ def restore_criteria(state: RunState, arrays: dict[str, np.ndarray]) -> None:
 
 def optional_columns(state: RunState) -> list[str]:
     """metrics.csv's columns that mean something here: skips with people, cost with prices,
-    label errors with a noisy oracle."""
+    label errors with a noisy oracle, and the signals the stop criteria watch."""
     labeler = state.config.labeler
     wanted = {
         "n_skipped": chain_has(labeler, "may_skip"),
         "cost": tracks_cost(state.config),
         "label_errors": chain_has(labeler, "records_truth"),
     }
-    return [key for key, keep in wanted.items() if keep]
+    signals = [name for name in SIGNAL_COLUMNS if name in state.signals]
+    return [key for key, keep in wanted.items() if keep] + signals
+
+
+def metric_names(state: RunState) -> list[str]:
+    """The test metrics metrics.csv holds: the config's, or none without a test set."""
+    return list(state.config.metrics) if state.config.data.has_test_set else []
 
 
 def write_metrics_csv(state: RunState) -> None:
-    names, optional = state.config.metrics, optional_columns(state)
+    names, optional = metric_names(state), optional_columns(state)
     rows = [metrics_row(record, names, optional) for record in state.history]
     state.rundir.write_metrics_csv(metrics_header(names, optional), rows)
 

@@ -194,6 +194,8 @@ def _what_refuses_nan(config: ExperimentConfig, strategy: Strategy) -> str | Non
 def _check_metrics_fit_the_data(config: ExperimentConfig, data: Dataset) -> None:
     """Score a constant predictor with every metric, so a metric that cannot work on these
     classes (roc_auc on three classes, say) fails now rather than after loop 0."""
+    if not config.data.has_test_set:
+        return
     y_test = data.decode(data.y_test)
     probe = DummyClassifier(strategy="prior").fit(data.X_test, y_test)
     for metric in config.metrics:

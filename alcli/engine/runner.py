@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from alcli.engine.state import (
     RunState,
     strategy_state,
 )
-from alcli.engine.steps.infer import infer, score_on_test
+from alcli.engine.steps.infer import batch_confidence, infer, measure_signals, score_on_test
 from alcli.engine.steps.label import label, save_pending
 from alcli.engine.steps.select import select
 from alcli.engine.steps.train import train
@@ -37,7 +37,8 @@ from alcli.models import blas_threads
 from alcli.pool import Pool
 from alcli.rundir import LoopRecord, RunDir
 from alcli.schedules import build_schedule
-from alcli.stopping import Progress, build_criteria, first_reason
+from alcli.seeding import STOP_SET, rng_for
+from alcli.stopping import Progress, build_criteria, first_reason, needed_signals, watch_signals
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -80,6 +81,14 @@ class Runner:
             new_classes=list(experiment.new_classes),
             train_order=train_order,
         )
+        criteria = self.state.criteria
+        self.before_infer, self.after_infer = watch_signals(criteria)
+        self.state.signals = needed_signals(criteria)
+        if "kappa" in self.state.signals:
+            size = max(c.params.stop_set_size for c in criteria if "kappa" in c.needs)
+            n_pool = self.state.pool.size
+            draw = rng_for(config.seed, STOP_SET).choice(n_pool, min(size, n_pool), replace=False)
+            self.state.stop_set = np.sort(draw)
         self.on_event = on_event
         self.reoffers_skipped = any(
             getattr(link, "reoffer_skipped", False) for link in labeler_chain(config.labeler)
@@ -206,8 +215,16 @@ class Runner:
 
         metrics = score_on_test(state)
         cost = float(answers.cost.sum()) + state.carried.cost_sum
-        reason = self.stop_reason(loop, metrics, state.spent + cost)
-        n_predictions = 0 if reason else infer(state)
+        confidence = batch_confidence(state, indices) if state.signals else float("nan")
+        progress = self.progress(loop, metrics, state.spent + cost)
+        # Criteria that need no signal decide first: a run they stop skips INFER.
+        reason = first_reason(self.before_infer, progress)
+        n_predictions, signals = 0, {}
+        if not reason:
+            n_predictions = infer(state)
+            if self.after_infer:
+                signals = measure_signals(state, confidence)
+                reason = first_reason(self.after_infer, replace(progress, signals=signals))
         seconds["infer"], clock = _lap(clock)
 
         record = LoopRecord(
@@ -224,6 +241,7 @@ class Runner:
             n_predictions=n_predictions,
             seconds=seconds,
             stop_reason=reason,
+            signals=signals,
         )
         checkpoint(state, record, batch, answers)
         checkpoint_s, clock = _lap(clock)
@@ -236,10 +254,10 @@ class Runner:
         )
         return record
 
-    def stop_reason(self, loop: int, metrics: dict[str, float], spent: float) -> str | None:
-        """The first stop criterion that holds after ``loop`` (None: go on)."""
+    def progress(self, loop: int, metrics: dict[str, float], spent: float) -> Progress:
+        """Where the run stands after ``loop``, for the stop criteria."""
         state = self.state
-        progress = Progress(
+        return Progress(
             loop,
             state.pool.n_labeled,
             metrics,
@@ -248,7 +266,6 @@ class Runner:
             spent=spent,
             affordable=affordable(state.config, 1, spent) > 0,
         )
-        return first_reason(state.criteria, progress)
 
     # --- resuming -------------------------------------------------------------------------
 
@@ -270,6 +287,9 @@ class Runner:
         for k in range(last + 1) if warm else [last]:
             train(state, k)
         infer(state)
+        if self.after_infer:
+            # What loop ``last`` predicted, for the next loop's comparisons.
+            measure_signals(state, float("nan"))
 
     # --- reporting ------------------------------------------------------------------------
 

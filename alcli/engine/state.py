@@ -154,6 +154,13 @@ class RunState:
         ``strategy.model`` is set).
     candidates, proba, decision : ndarrays or None
         INFER's output for the next SELECT.
+    signals : frozenset of str
+        The signals INFER measures for the label-free stop criteria (none asked: empty).
+    predicted : ndarray of int32, shape (n_pool,), or None
+        The class code each candidate was last predicted (-1: never), for ``changed``.
+    stop_set, stop_set_predictions : ndarrays or None
+        The stop set's pool indices (drawn once) and the last model's predictions on it, for
+        ``kappa``.
     history : list of LoopRecord
         The complete loops.
     carried : Carried
@@ -179,6 +186,10 @@ class RunState:
     y_test: np.ndarray
     new_classes: list = field(default_factory=list)
     train_order: str = TRAIN_ORDER
+    signals: frozenset = frozenset()
+    predicted: np.ndarray | None = None
+    stop_set: np.ndarray | None = None
+    stop_set_predictions: np.ndarray | None = None
     model: Any = None
     selection_model: Any = None
     candidates: np.ndarray | None = None

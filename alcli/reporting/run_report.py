@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from alcli.data.config import has_test_set
 from alcli.errors import RunDirError
 from alcli.metrics import aulc, labels_to_reach
 from alcli.rundir import RunDir, read_metrics_csv, step_seconds
@@ -26,6 +27,9 @@ def load_report(path: Path) -> dict[str, Any]:
     metric_names = config.get("metrics") if isinstance(config, dict) else None
     if not isinstance(metric_names, list):
         raise RunDirError(f"{rundir.config_path} has no list of metrics; it was changed by hand")
+    data = config.get("data") or {}
+    if not has_test_set(data.get("test_path"), data.get("test_size")):
+        metric_names = []  # no test set: nothing was scored
     loops = read_metrics_csv(path / "metrics.csv", metric_names)
     return {
         "run": {"path": str(path), **meta},

@@ -19,6 +19,8 @@ STEPS = ("select", "label", "train", "infer")
 #: Columns a run has only where they mean something: skips with people, cost with prices,
 #: label errors with a noisy oracle (in this order, after the metrics).
 OPTIONAL_COLUMNS = ("n_skipped", "cost", "label_errors")
+#: The signals of the label-free stop criteria, columns where some criterion watches them.
+SIGNAL_COLUMNS = ("kappa", "changed", "uncertainty", "batch_confidence")
 _REQUIRED_COLUMNS = ("loop", "n_labeled", "loop_size", "n_predictions")
 _INT_COLUMNS = (*_REQUIRED_COLUMNS, "n_skipped", "label_errors")
 _TEXT_COLUMNS = ("strategy",)
@@ -48,6 +50,8 @@ class LoopRecord:
         Per step (``STEPS``).
     stop_reason : str or None
         Why the run stopped after this loop.
+    signals : dict of str to float
+        What INFER measured for the label-free stop criteria (NaN: nothing to compare yet).
     """
 
     loop: int
@@ -61,6 +65,7 @@ class LoopRecord:
     n_predictions: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     stop_reason: str | None = None
+    signals: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """As ``metrics.json`` holds it (keys in this order)."""
@@ -76,13 +81,16 @@ class LoopRecord:
             "n_predictions": self.n_predictions,
             "seconds": self.seconds,
             "stop_reason": self.stop_reason,
+            **({"signals": _json_floats(self.signals)} if self.signals else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LoopRecord:
         """A record read back from ``metrics.json`` (keys missing in older runs are None)."""
         known = cls.__dataclass_fields__
-        return cls(**{key: value for key, value in data.items() if key in known})
+        record = cls(**{key: value for key, value in data.items() if key in known})
+        record.signals = {k: math.nan if v is None else v for k, v in record.signals.items()}
+        return record
 
 
 def metrics_header(metric_names: list[str], optional: list[str]) -> list[str]:
@@ -113,7 +121,15 @@ def metrics_row(record: LoopRecord, metric_names: list[str], optional: list[str]
     ]
 
 
+def _json_floats(values: dict[str, float]) -> dict[str, float | None]:
+    """NaN as null: JSON has no NaN."""
+    return {k: None if v is None or math.isnan(v) else v for k, v in values.items()}
+
+
 def _optional_cell(record: LoopRecord, key: str) -> str:
+    if key in SIGNAL_COLUMNS:
+        value = record.signals.get(key)
+        return "" if value is None or math.isnan(value) else repr(float(value))
     value = getattr(record, key)
     if value is None:
         return ""
@@ -197,4 +213,6 @@ def _cell(key: str, value: str) -> Any:
         return value
     if key in _INT_COLUMNS:
         return int(value) if value != "" else None
+    if key in SIGNAL_COLUMNS and value == "":
+        return None
     return float(value)

@@ -12,14 +12,27 @@ from typing import Any
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
+from alcli.catalog import component_info
 from alcli.registry import ComponentSpec, Registry
 from alcli.schema import Section
-from alcli.stopping.base import NoParams, Progress, StopCriterion
+from alcli.stopping.base import (
+    PROBA_SIGNALS,
+    SIGNALS,
+    TEST_SET,
+    NoParams,
+    Progress,
+    StopCriterion,
+)
 from alcli.stopping.budget import Budget
 from alcli.stopping.budget_cost import BudgetCost
+from alcli.stopping.classification_change import ClassificationChange
+from alcli.stopping.max_confidence import MaxConfidence
 from alcli.stopping.max_loops import MaxLoops
+from alcli.stopping.overall_uncertainty import OverallUncertainty
+from alcli.stopping.plateau import Plateau
 from alcli.stopping.pool_exhausted import PoolExhausted
 from alcli.stopping.schedule_exhausted import ScheduleExhausted
+from alcli.stopping.stabilizing_predictions import StabilizingPredictions
 from alcli.stopping.target import Target, TargetConfig
 
 STOP_CRITERIA: Registry[StopCriterion] = Registry(
@@ -31,6 +44,11 @@ STOP_CRITERIA: Registry[StopCriterion] = Registry(
         "budget_cost": BudgetCost,
         "pool_exhausted": PoolExhausted,
         "schedule_exhausted": ScheduleExhausted,
+        "stabilizing_predictions": StabilizingPredictions,
+        "classification_change": ClassificationChange,
+        "overall_uncertainty": OverallUncertainty,
+        "max_confidence": MaxConfidence,
+        "plateau": Plateau,
     },
     base=StopCriterion,
     own_example="mypkg.stopping:MyCriterion",
@@ -92,6 +110,24 @@ def build_criteria(cfg: StopConfig) -> list[StopCriterion]:
     return [STOP_CRITERIA.resolve(name)(**params) for name, params in specs]
 
 
+def needed_signals(criteria: list[StopCriterion]) -> frozenset[str]:
+    """The signals (names in SIGNALS) some criterion asks INFER to measure."""
+    return frozenset().union(*(c.needs for c in criteria)) & SIGNALS.keys()
+
+
+def watch_signals(criteria: list[StopCriterion]) -> tuple[list, list]:
+    """The criteria that decide from what the loop knows before INFER, and those that watch
+    INFER's signals (checked after it; a run stopped by the first skips INFER)."""
+    later = [c for c in criteria if c.needs & SIGNALS.keys()]
+    return [c for c in criteria if c not in later], later
+
+
+def criterion_info(name: str, cls: type[StopCriterion]) -> dict[str, Any]:
+    """What `alcli stop-criteria` shows of a criterion."""
+    needs = [SIGNALS.get(need, need) for need in sorted(cls.needs)]
+    return component_info(name, cls, needs)
+
+
 def first_reason(criteria: list[StopCriterion], progress: Progress) -> str | None:
     """Let every criterion observe the loop; the first reason to stop, or None."""
     for criterion in criteria:
@@ -111,7 +147,10 @@ def stop_reason(cfg: StopConfig, progress: Progress) -> str | None:
 
 
 __all__ = [
+    "PROBA_SIGNALS",
+    "SIGNALS",
     "STOP_CRITERIA",
+    "TEST_SET",
     "NoParams",
     "Progress",
     "StopConfig",
@@ -119,6 +158,9 @@ __all__ = [
     "StopSpec",
     "TargetConfig",
     "build_criteria",
+    "criterion_info",
     "first_reason",
+    "needed_signals",
     "stop_reason",
+    "watch_signals",
 ]

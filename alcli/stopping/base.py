@@ -4,7 +4,7 @@ may give a reason to stop."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +29,10 @@ class Progress:
         What the labels so far cost.
     affordable : bool
         Whether one more answer, at the dearest price, fits stop.budget_cost.
+    signals : dict of str to float
+        What INFER measured for the label-free criteria that asked (see :data:`SIGNALS`);
+        a signal is absent when nothing asked for it, or NaN where it is not defined yet
+        (no previous model in loop 0).
     """
 
     loop: int
@@ -38,6 +42,22 @@ class Progress:
     n_unlabeled: int
     spent: float = 0.0
     affordable: bool = True
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+#: Signals a label-free criterion can ask INFER to measure after each loop's TRAIN.
+SIGNALS = {
+    "kappa": "Cohen's kappa between this model's and the last model's predictions on the stop "
+    "set (a seeded sample of the pool, drawn once per run)",
+    "changed": "share of the unlabeled pool whose predicted class changed since the last loop",
+    "uncertainty": "mean normalized entropy of the predictions over the unlabeled pool",
+    "batch_confidence": "the lowest confidence (top probability) among this loop's batch, "
+    "as the model that selected it predicted",
+}
+#: The signals measured on the selection model's probabilities (it needs predict_proba).
+PROBA_SIGNALS = frozenset({"changed", "uncertainty", "batch_confidence"})
+#: What a criterion that watches test metrics needs (not a signal: the test set).
+TEST_SET = "test set"
 
 
 class NoParams(BaseModel):
@@ -64,6 +84,8 @@ class StopCriterion(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = NoParams
+    #: The signals (names in :data:`SIGNALS`) it watches, or TEST_SET for test metrics.
+    needs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **params: Any):
         self.params = self.Params(**params)

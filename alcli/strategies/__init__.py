@@ -7,8 +7,11 @@ to ``STRATEGIES`` below. A user's own strategy is named by import path instead
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
+from alcli.catalog import component_info
 from alcli.registry import Registry
 from alcli.strategies.bald import BALD
 from alcli.strategies.bandit import Bandit
@@ -91,6 +94,20 @@ def resolve_strategy(name: str) -> type[Strategy]:
     return STRATEGIES.resolve(name)
 
 
+def strategy_info(name: str, cls: type[Strategy]) -> dict[str, Any]:
+    """What `alcli strategies` shows of a strategy (see :func:`alcli.catalog.component_info`)."""
+    needs = []
+    if cls.needs_proba is True:
+        needs.append(
+            "predict_proba or decision_function" if cls.accepts_decision else "predict_proba"
+        )
+    if cls.accepts_sparse is False:
+        needs.append("dense features")
+    if cls.requires:
+        needs.append(cls.requires)
+    return component_info(name, cls, needs)
+
+
 def build_strategy(name: str, params: dict) -> Strategy:
     return resolve_strategy(name)(**params)
 
@@ -105,4 +122,5 @@ __all__ = [
     "build_strategy",
     "resolve_strategy",
     "select_top",
+    "strategy_info",
 ]

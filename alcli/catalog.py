@@ -1,4 +1,5 @@
-"""What `alcli strategies` shows: each strategy's description, needs and parameters, as data."""
+"""What `alcli strategies` and `alcli stop-criteria` show: each component's description, what it
+needs, its parameters and references, as data."""
 
 from __future__ import annotations
 
@@ -9,23 +10,14 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from alcli.strategies.base import Strategy
-from alcli.strategies.spec import StrategySpec
+from alcli.registry import ComponentSpec
 
 
-def strategy_info(name: str, cls: type[Strategy]) -> dict[str, Any]:
-    """A strategy's entry: name, description, what it needs, parameters, references."""
+def component_info(name: str, cls: type, needs: list[str]) -> dict[str, Any]:
+    """A component's entry: name, description, what it needs, parameters (from its
+    ``Params``), references (the docstring's ``References:`` paragraph)."""
     doc = cls.__doc__ or ""
     references = re.search(r"References:\s*(.+?)(?:\n\s*\n|$)", doc, re.DOTALL)
-    needs = []
-    if cls.needs_proba is True:
-        needs.append(
-            "predict_proba or decision_function" if cls.accepts_decision else "predict_proba"
-        )
-    if cls.accepts_sparse is False:
-        needs.append("dense features")
-    if cls.requires:
-        needs.append(cls.requires)
     return {
         "name": name,
         "description": cls.description,
@@ -69,14 +61,16 @@ def _annotation_text(annotation: Any) -> str:
         return f"list of {_annotation_text(args[0])}" if args else "list"
     if origin is typing.Annotated:
         return _annotation_text(args[0])
-    if isinstance(annotation, type) and issubclass(annotation, StrategySpec):
-        return "strategy"
+    if isinstance(annotation, type) and issubclass(annotation, ComponentSpec):
+        return annotation.registry().noun
     if isinstance(annotation, type):
         return {"ModelConfig": "model config"}.get(annotation.__name__, annotation.__name__)
     return str(annotation)
 
 
 def _default(field: FieldInfo) -> Any:
+    if field.is_required():
+        return "required"
     factory = field.default_factory
     return _plain(factory() if factory is not None else field.default)
 
