@@ -135,3 +135,47 @@ def test_alcli_stop_criteria_lists_every_criterion_with_its_reference(cli):
     assert {"stabilizing_predictions", "plateau", "max_loops"} <= set(infos)
     assert "Bloodgood" in infos["stabilizing_predictions"]["references"]
     assert infos["overall_uncertainty"]["params"][0]["default"] == 0.05
+
+
+def test_the_replay_stops_where_the_criterion_would_have_stopped_the_run(
+    cli, write_config, tmp_path
+):
+    """A run that went on, with every signal recorded: the replay's stopping loop for a
+    criterion is the loop a run configured with that criterion stops at."""
+    import json
+
+    config = write_config({**DIGITS, "stop": {"max_loops": 25, "record_signals": True}})
+    engine.start(load_config(config), tmp_path / "long")
+    report = cli("report", tmp_path / "long", "--format", "json")
+    replayed = json.loads(report.stdout)["replay"]
+    names = {row["criterion"] for row in replayed}
+    assert names == {
+        "stabilizing_predictions",
+        "classification_change",
+        "overall_uncertainty",
+        "max_confidence",
+        "plateau",
+    }
+    for row in replayed:
+        if row["criterion"] == "plateau" or row["stop_loop"] is None:
+            continue
+        when = [{"name": row["criterion"], **row["params"]}]
+        changes = [f"stop.when={json.dumps(when)}", "stop.record_signals=false"]
+        run_dir = tmp_path / f"{row['criterion']}-{len(list(tmp_path.iterdir()))}"
+        actual = engine.start(load_config(config, changes), run_dir)
+        assert (actual.stop_reason, actual.last_loop) == (row["criterion"], row["stop_loop"])
+        final_row = read_csv(tmp_path / "long" / "metrics.csv")[-1]
+        assert row["labels_saved"] == int(final_row["n_labeled"]) - actual.n_labeled
+        assert row["given_up"] == pytest.approx(
+            float(final_row["accuracy"]) - actual.metrics["accuracy"]
+        )
+    table = cli("report", tmp_path / "long")
+    assert "Had the run stopped earlier" in table.stdout
+
+
+def test_without_recorded_signals_only_the_test_metric_is_replayed(cli, write_config, tmp_path):
+    import json
+
+    engine.start(load_config(write_config({**DIGITS, "stop": {"max_loops": 6}})), tmp_path / "r")
+    replayed = json.loads(cli("report", tmp_path / "r", "--format", "json").stdout)["replay"]
+    assert {row["criterion"] for row in replayed} == {"plateau"}

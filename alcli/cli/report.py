@@ -28,6 +28,8 @@ def report(
             out.out(reporting.to_json(data), end="")
         else:
             out.print(to_table(data))
+            if data["replay"]:
+                out.print(replay_table(data["replay"], "cost" in (data["loops"] or [{}])[0]))
 
 
 def to_table(report: dict[str, Any]) -> Table:
@@ -70,4 +72,42 @@ def to_table(report: dict[str, Any]) -> Table:
             *(cells[key] for key in extra),
             f"{seconds:.2f}",
         )
+    return table
+
+
+def replay_table(rows: list[dict[str, Any]], with_cost: bool) -> Table:
+    """What each label-free criterion would have stopped at, replayed over the run's signals."""
+    metric = rows[0]["metric"]
+    table = Table(
+        title="Had the run stopped earlier (label-free criteria replayed over its signals)",
+        title_justify="left",
+        caption="Set one in stop.when to stop there next time; `alcli stop-criteria` lists them.",
+    )
+    for column in ("criterion", "parameter", "stops at loop", "labels", "labels saved"):
+        table.add_column(
+            column, justify="left" if column in ("criterion", "parameter") else "right"
+        )
+    if with_cost:
+        table.add_column("cost saved", justify="right")
+    if metric:
+        table.add_column(f"{metric} there", justify="right")
+        table.add_column("given up", justify="right")
+    for row in rows:
+        parameter = ", ".join(f"{k} {v}" for k, v in row["params"].items() if k != "metric")
+        stopped = row["stop_loop"] is not None
+        cells = [
+            row["criterion"],
+            parameter,
+            str(row["stop_loop"]) if stopped else "never",
+            str(row["labels"]) if stopped else "-",
+            str(row["labels_saved"]),
+        ]
+        if with_cost:
+            cells.append(f"{row['cost_saved']:.2f}")
+        if metric:
+            cells += [
+                f"{row['value']:.4f}" if stopped else "-",
+                f"{row['given_up']:.4f}" if stopped else "-",
+            ]
+        table.add_row(*cells)
     return table

@@ -38,7 +38,16 @@ from alcli.pool import Pool
 from alcli.rundir import LoopRecord, RunDir
 from alcli.schedules import build_schedule
 from alcli.seeding import STOP_SET, rng_for
-from alcli.stopping import Progress, build_criteria, first_reason, needed_signals, watch_signals
+from alcli.stopping import (
+    PROBA_SIGNALS,
+    SIGNALS,
+    Progress,
+    build_criteria,
+    first_reason,
+    needed_signals,
+    watch_signals,
+)
+from alcli.stopping.stabilizing_predictions import STOP_SET_SIZE
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -83,9 +92,10 @@ class Runner:
         )
         criteria = self.state.criteria
         self.before_infer, self.after_infer = watch_signals(criteria)
-        self.state.signals = needed_signals(criteria)
+        self.state.signals = needed_signals(criteria) | recorded_signals(config)
         if "kappa" in self.state.signals:
-            size = max(c.params.stop_set_size for c in criteria if "kappa" in c.needs)
+            sizes = [c.params.stop_set_size for c in criteria if "kappa" in c.needs]
+            size = max(sizes, default=STOP_SET_SIZE)
             n_pool = self.state.pool.size
             draw = rng_for(config.seed, STOP_SET).choice(n_pool, min(size, n_pool), replace=False)
             self.state.stop_set = np.sort(draw)
@@ -222,7 +232,7 @@ class Runner:
         n_predictions, signals = 0, {}
         if not reason:
             n_predictions = infer(state)
-            if self.after_infer:
+            if state.signals:
                 signals = measure_signals(state, confidence)
                 reason = first_reason(self.after_infer, replace(progress, signals=signals))
         seconds["infer"], clock = _lap(clock)
@@ -287,7 +297,7 @@ class Runner:
         for k in range(last + 1) if warm else [last]:
             train(state, k)
         infer(state)
-        if self.after_infer:
+        if state.signals:
             # What loop ``last`` predicted, for the next loop's comparisons.
             measure_signals(state, float("nan"))
 
@@ -310,6 +320,17 @@ class Runner:
             metrics=dict(last.metrics) if last else {},
             n_labeled=last.n_labeled if last else 0,
         )
+
+
+def recorded_signals(config) -> frozenset[str]:
+    """Every signal this run can measure when stop.record_signals asks for them all (those
+    on probabilities only with a selection model that has predict_proba)."""
+    if not config.stop.record_signals:
+        return frozenset()
+    selection = (config.strategy.model or config.model).build()
+    if hasattr(selection, "predict_proba"):
+        return frozenset(SIGNALS)
+    return frozenset(SIGNALS) - PROBA_SIGNALS
 
 
 def _lap(since: float) -> tuple[float, float]:

@@ -13,6 +13,7 @@ import yaml
 from alcli.data.config import has_test_set
 from alcli.errors import RunDirError
 from alcli.metrics import aulc, labels_to_reach
+from alcli.reporting.replay import replay
 from alcli.rundir import RunDir, read_metrics_csv, step_seconds
 
 
@@ -35,6 +36,7 @@ def load_report(path: Path) -> dict[str, Any]:
         "run": {"path": str(path), **meta},
         "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
         "loops": loops,
+        "replay": replay(loops, metric_names),
     }
 
 

@@ -84,6 +84,12 @@ class StopConfig(Section):
         description="More stop criteria, each {name: <criterion>, <parameter>: <value>}; the "
         "run stops when any holds.",
     )
+    record_signals: bool = Field(
+        False,
+        description="Measure every signal of the label-free criteria each loop, even those no "
+        "criterion watches, so that `alcli report` can replay them all (costs a pass over the "
+        "pool's predictions and the stop set's predictions a loop).",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> StopConfig:

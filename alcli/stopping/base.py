@@ -86,6 +86,9 @@ class StopCriterion(ABC):
     Params: ClassVar[type[BaseModel]] = NoParams
     #: The signals (names in :data:`SIGNALS`) it watches, or TEST_SET for test metrics.
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: Parameter values `alcli report` replays a finished run with (one parameter, a few
+    #: values): where each would have stopped. Empty for the limits.
+    replay_grid: ClassVar[dict[str, list]] = {}
 
     def __init__(self, **params: Any):
         self.params = self.Params(**params)

@@ -26,6 +26,7 @@ class ClassificationChange(StopCriterion):
     description = "Few pool predictions changed since the last loop."
     Params = ClassificationChangeParams
     needs = frozenset({"changed"})
+    replay_grid = {"threshold": [0.02, 0.005, 0.001]}  # noqa: RUF012 - read only
 
     def check(self, progress: Progress) -> str | None:
         changed = progress.signals.get("changed", float("nan"))

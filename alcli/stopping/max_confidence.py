@@ -30,6 +30,7 @@ class MaxConfidence(StopCriterion):
     description = "Every record of the last batch was predicted confidently."
     Params = MaxConfidenceParams
     needs = frozenset({"batch_confidence"})
+    replay_grid = {"threshold": [0.8, 0.9, 0.95]}  # noqa: RUF012 - read only
 
     def check(self, progress: Progress) -> str | None:
         confidence = progress.signals.get("batch_confidence", float("nan"))

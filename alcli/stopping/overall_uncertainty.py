@@ -29,6 +29,7 @@ class OverallUncertainty(StopCriterion):
     description = "The mean normalized entropy over the unlabeled pool is low."
     Params = OverallUncertaintyParams
     needs = frozenset({"uncertainty"})
+    replay_grid = {"threshold": [0.1, 0.05, 0.01]}  # noqa: RUF012 - read only
 
     def check(self, progress: Progress) -> str | None:
         uncertainty = progress.signals.get("uncertainty", float("nan"))

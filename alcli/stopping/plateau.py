@@ -23,6 +23,7 @@ class Plateau(StopCriterion):
     description = "The test metric has not improved for a number of loops."
     Params = PlateauParams
     needs = frozenset({TEST_SET})
+    replay_grid = {"patience": [2, 3, 5]}  # noqa: RUF012 - read only
 
     def __init__(self, **params):
         super().__init__(**params)

@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from alcli.stopping.base import Progress, StopCriterion
 
+#: The stop set's default size (also when signals are recorded without this criterion).
+STOP_SET_SIZE = 2000
+
 
 class StabilizingPredictionsParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -15,7 +18,7 @@ class StabilizingPredictionsParams(BaseModel):
     )
     window: PositiveInt = Field(3, description="Consecutive kappas averaged.")
     stop_set_size: PositiveInt = Field(
-        2000,
+        STOP_SET_SIZE,
         description="Records in the stop set: a seeded random sample of the pool (labeled or "
         "not), drawn once per run; the whole pool when it is smaller.",
     )
@@ -33,6 +36,7 @@ class StabilizingPredictions(StopCriterion):
     description = "Consecutive models agree on a stop set (mean Cohen's kappa of a window)."
     Params = StabilizingPredictionsParams
     needs = frozenset({"kappa"})
+    replay_grid = {"agreement": [0.95, 0.99, 0.999]}  # noqa: RUF012 - read only
 
     def __init__(self, **params):
         super().__init__(**params)
