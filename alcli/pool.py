@@ -86,9 +86,16 @@ class Pool:
         """The loop each record of ``order`` was labeled in, shape (n_labeled,)."""
         return self._loop_of[: self.n_labeled]
 
-    def unlabeled_indices(self) -> np.ndarray:
-        """The candidates: records neither labeled nor skipped, ascending."""
-        return np.flatnonzero(~(self.labeled | self.skipped))
+    def unlabeled_indices(self, up_to_loop: int | None = None) -> np.ndarray:
+        """The candidates: records neither labeled nor skipped, ascending (as they were after
+        loop ``up_to_loop``, if given)."""
+        if up_to_loop is None:
+            return np.flatnonzero(~(self.labeled | self.skipped))
+        taken = np.zeros(self.size, dtype=bool)
+        taken[self.order[self.loop_of <= up_to_loop]] = True
+        for indices, loops in zip(self._skip_order, self._skip_loops, strict=True):
+            taken[indices[loops <= up_to_loop]] = True
+        return np.flatnonzero(~taken)
 
     def skip(self, indices: np.ndarray, loop: int) -> None:
         """Take records an annotator abstained on out of the candidates."""

@@ -52,17 +52,26 @@ def resume(
             show_default=False,
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="stop.KEY=VALUE",
+            help="Extend the run: change a stop key (e.g. --set stop.max_loops=40), also for a "
+            "completed run, which then goes on as if started with it (repeatable).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Continue a stopped, failed or killed run after its last complete loop, or give a
-    waiting run its labels."""
+    """Continue a stopped, failed or killed run after its last complete loop, give a
+    waiting run its labels, or extend a run with other stop keys."""
     from alcli import engine
     from alcli.cli.progress import ProgressPrinter
 
     with user_errors():
         live = not engine.asks_a_person_in(run_dir)
         with ProgressPrinter(err, quiet, live=live) as progress:
-            result = engine.resume(run_dir, on_event=progress, labels=labels)
+            result = engine.resume(run_dir, on_event=progress, labels=labels, overrides=set_ or [])
         _finish(result, quiet)
 
 

@@ -46,11 +46,7 @@ def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answe
             [*pool.ids[carried.indices], *ids[skipped]],
             [*carried.labeler, *answers.labeler[skipped]],
         )
-    keep = state.config.output.keep_models
-    # "last" means the final loop's model: written once, when the run stops, so a
-    # completed loop folder is never touched again (resume refits, never unpickles).
-    stops = bool(record.stop_reason)
-    model = state.model if keep == "all" or (keep == "last" and stops) else None
+    model = state.model if _keeps_model(state, record) else None
     sync = durable(state, record)
     names, optional = metric_names(state), optional_columns(state)
     # The loop folder, metrics.csv and run.json change together or not at all.
@@ -71,6 +67,13 @@ def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answe
                 **({"new_classes": plain_list(state.new_classes)} if state.new_classes else {}),
             )
         rundir.clear_pending()
+
+
+def _keeps_model(state: RunState, record: LoopRecord) -> bool:
+    # "last" means the final loop's model: written once, when the run stops, so a
+    # completed loop folder is never touched again (resume refits, never unpickles).
+    keep = state.config.output.keep_models
+    return keep == "all" or (keep == "last" and bool(record.stop_reason))
 
 
 def durable(state: RunState, record: LoopRecord) -> bool:
@@ -95,6 +98,22 @@ def _arrays(state: RunState) -> dict[str, np.ndarray]:
     for criterion in state.criteria:
         arrays.update({f"stop.{criterion.name}.{k}": v for k, v in criterion.state().items()})
     return arrays
+
+
+def rewrite_last_loop(state: RunState, record: LoopRecord) -> None:
+    """Replace the last loop's decision (an extended run): its state.npz (the criteria as they
+    observed it), then its metrics.json, then metrics.csv; its model.joblib goes unless the
+    loop still ends the run."""
+    rundir = state.rundir
+    with uninterrupted():
+        rundir.rewrite_loop(
+            record.loop,
+            arrays=_arrays(state),
+            metrics_json=json.dumps(record.to_json(), indent=2) + "\n",
+            keep_model=_keeps_model(state, record),
+        )
+        state.history[-1] = record
+        write_metrics_csv(state)
 
 
 def restore_criteria(state: RunState, arrays: dict[str, np.ndarray]) -> None:

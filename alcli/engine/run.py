@@ -16,9 +16,10 @@ from alcli.engine.checkpoint import restore_history
 from alcli.engine.preflight import Experiment, check_terminal, prepare
 from alcli.engine.runner import EventSink, Runner, RunResult
 from alcli.engine.state import LEGACY_TRAIN_ORDER, TRAIN_ORDER, Batch, plain_list
-from alcli.errors import Interrupted, RunDirError, plural
+from alcli.errors import ConfigError, Interrupted, RunDirError, plural
 from alcli.labelers import first_with
 from alcli.labelers.file import take_answers
+from alcli.models import blas_threads
 from alcli.rundir import RunDir, default_run_path
 
 
@@ -58,9 +59,18 @@ def start(
         ) from None
 
 
-def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = None) -> RunResult:
+def resume(
+    path: Path,
+    on_event: EventSink | None = None,
+    labels: Path | None = None,
+    overrides: list[str] = (),
+) -> RunResult:
     """Restart a run after its last complete loop, or go on with a batch that waited for
     labels, taking the answers in ``labels`` first.
+
+    ``overrides`` (``stop.KEY=VALUE``) extend the run: they are recorded in run.json (every
+    later resume applies them too), and a run that had stopped takes its last decision again
+    under them, ending as a run started with them would.
 
     Raises
     ------
@@ -78,7 +88,8 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
                 f"{rundir.config_path} was edited after the run started, so resuming would not "
                 "continue the same experiment. Restore it, or start a new run with `alcli run`."
             )
-        config = load_config(rundir.config_path)
+        extended = [*(meta.get("overrides") or []), *_stop_keys_only(overrides, path)]
+        config = load_config(rundir.config_path, extended)
         experiment = prepare(config, initial_set=not rundir.complete_loops())
         if labels is None:
             check_terminal(config)
@@ -129,20 +140,31 @@ def resume(path: Path, on_event: EventSink | None = None, labels: Path | None = 
                 if experiment.new_classes:
                     rundir.update_meta(new_classes=plain_list(list(experiment.new_classes)))
                 rundir.write_pending(*pending)
+        if overrides:
+            # Checked above; recorded before any loop changes, with a status that makes a
+            # resume after a kill take the last decision again.
+            rundir.update_meta(overrides=extended, status="running")
         rundir.discard_partial()
         rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
         train_order = meta.get("train_order", LEGACY_TRAIN_ORDER)
         runner = Runner(experiment, rundir, on_event, train_order=train_order)
         last = restore_history(runner.state)
+        restore = True
         if last is not None and runner.state.history[-1].stop_reason:
             reason = runner.state.history[-1].stop_reason
-            if meta.get("status") != "completed":
-                rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
-            return runner.result("completed", reason)
+            if extended and (overrides or meta.get("status") != "completed"):
+                # Extended now (or killed while it was): the decision is taken again.
+                with blas_threads(config.model.blas_threads):
+                    reason = runner.reopen(last).stop_reason
+            if reason:
+                if meta.get("status") != "completed" or overrides:
+                    rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
+                return runner.result("completed", reason)
+            restore = False  # reopen left pool, models and predictions as after ``last``
         first = 0 if last is None else last + 1
         runner.emit({"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops})
         result = runner.drive(
-            first_loop=first, restore=True, pending=None if pending is None else pending[1]
+            first_loop=first, restore=restore, pending=None if pending is None else pending[1]
         )
         if (labels is not None or taken) and result.status == "awaiting_labels":
             files = " and ".join(str(path) for path, _ in sources)
@@ -155,6 +177,23 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _stop_keys_only(overrides: list[str], path: Path) -> list[str]:
+    """The overrides, if every one changes a stop key (anything else would make the run
+    another experiment than the one its loops so far belong to)."""
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if not key.startswith("stop."):
+            raise ConfigError(
+                f"alcli resume {path}",
+                [
+                    f"--set {key}: a run can be extended by its stop keys only (stop.max_loops, "
+                    "stop.budget, stop.when, ...); other keys would change the loops already "
+                    "run. Start a new run with `alcli run` for that"
+                ],
+            )
+    return list(overrides)
 
 
 def _take_answers(

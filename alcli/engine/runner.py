@@ -17,7 +17,7 @@ from alcli.atomic import uninterrupted
 from alcli.classes import SKIPPED, UNANSWERED
 from alcli.data import RecordSource
 from alcli.engine.budget import affordable, loop_size
-from alcli.engine.checkpoint import checkpoint, restore_criteria
+from alcli.engine.checkpoint import checkpoint, restore_criteria, rewrite_last_loop
 from alcli.engine.preflight import Experiment
 from alcli.engine.state import (
     TRAIN_ORDER,
@@ -227,14 +227,7 @@ class Runner:
         cost = float(answers.cost.sum()) + state.carried.cost_sum
         confidence = batch_confidence(state, indices) if state.signals else float("nan")
         progress = self.progress(loop, metrics, state.spent + cost)
-        # Criteria that need no signal decide first: a run they stop skips INFER.
-        reason = first_reason(self.before_infer, progress)
-        n_predictions, signals = 0, {}
-        if not reason:
-            n_predictions = infer(state)
-            if state.signals:
-                signals = measure_signals(state, confidence)
-                reason = first_reason(self.after_infer, replace(progress, signals=signals))
+        reason, n_predictions, signals = self.decide(progress, confidence)
         seconds["infer"], clock = _lap(clock)
 
         record = LoopRecord(
@@ -264,6 +257,25 @@ class Runner:
         )
         return record
 
+    def decide(
+        self, progress: Progress, confidence: float
+    ) -> tuple[str | None, int, dict[str, float]]:
+        """INFER and the stop decision after TRAIN: the reason to stop (or None), how many
+        records INFER predicted, and the signals it measured.
+
+        Criteria that need no signal decide first: a loop they stop skips INFER. Then INFER
+        runs, the signals some criterion asked for are measured, and the rest decide.
+        """
+        reason = first_reason(self.before_infer, progress)
+        if reason:
+            return reason, 0, {}
+        n_predictions = infer(self.state)
+        signals: dict[str, float] = {}
+        if self.state.signals:
+            signals = measure_signals(self.state, confidence)
+            reason = first_reason(self.after_infer, replace(progress, signals=signals))
+        return reason, n_predictions, signals
+
     def progress(self, loop: int, metrics: dict[str, float], spent: float) -> Progress:
         """Where the run stands after ``loop``, for the stop criteria."""
         state = self.state
@@ -278,6 +290,41 @@ class Runner:
         )
 
     # --- resuming -------------------------------------------------------------------------
+
+    def reopen(self, last: int) -> LoopRecord:
+        """Take the stop decision of loop ``last`` again under the config as it is now (an
+        extended run: stop keys changed on resume), as a run started with it would have.
+
+        The pool and strategy come back as they were after ``last``, the stop criteria as
+        they were after ``last - 1``; the models of ``last - 1`` and ``last`` are refit (every
+        loop's, for warm starts) so that the signals compare what the straight run compared.
+        The loop's record and state are rewritten (state.npz first: a kill between the two
+        leaves the old decision, which a resume takes again). Returns the new record.
+        """
+        state, rundir = self.state, self.state.rundir
+        arrays = rundir.read_state(last)
+        state.pool.restore(arrays)
+        state.strategy.restore(strategy_state(arrays))
+        if last > 0:
+            restore_criteria(state, rundir.read_state(last - 1))
+        models = (state.config.model, state.config.strategy.model)
+        warm = any(cfg is not None and cfg.retrain == "warm_start" for cfg in models)
+        for k in range(last) if warm else [last - 1] if last > 0 else []:
+            train(state, k)
+        confidence = float("nan")
+        if last > 0:
+            infer(state, after_loop=last - 1)
+            batch = state.pool.order[state.pool.loop_of == last]
+            confidence = batch_confidence(state, np.sort(batch)) if state.signals else confidence
+            if state.signals:
+                measure_signals(state, float("nan"))  # loop last - 1's predictions
+        train(state, last)
+        record = state.history[-1]
+        progress = self.progress(last, record.metrics, state.spent)
+        reason, n_predictions, signals = self.decide(progress, confidence)
+        record = replace(record, n_predictions=n_predictions, signals=signals, stop_reason=reason)
+        rewrite_last_loop(state, record)
+        return record
 
     def restore_model(self, last: int | None) -> None:
         """Rebuild the pool and the model as they were after loop ``last``.

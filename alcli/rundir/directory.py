@@ -273,6 +273,19 @@ class RunDir:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
 
+    def rewrite_loop(
+        self, loop: int, arrays: dict[str, np.ndarray], metrics_json: str, keep_model: bool
+    ) -> None:
+        """Replace a complete loop's state.npz, then its metrics.json, each atomically (an
+        extended run takes the loop's stop decision again); drop its model unless kept."""
+        folder = self.loop_path(loop)
+        buffer = io.BytesIO()
+        np.savez(buffer, schema_version=np.int64(SCHEMA_VERSION), **arrays)
+        write_atomic(folder / "state.npz", buffer.getvalue())
+        write_atomic(folder / "metrics.json", metrics_json)
+        if not keep_model:
+            (folder / "model.joblib").unlink(missing_ok=True)
+
     def read_state(self, loop: int) -> dict[str, np.ndarray]:
         """A loop's state.npz (never unpickled)."""
         path = self.loop_path(loop) / "state.npz"

@@ -23,13 +23,14 @@ def score_on_test(state: RunState) -> dict[str, float]:
     return evaluate(state.model, data.X_test, state.y_test, state.config.metrics, data.classes)
 
 
-def infer(state: RunState) -> int:
+def infer(state: RunState, after_loop: int | None = None) -> int:
     """Predict the unlabeled pool for the next SELECT; returns how many were predicted.
 
     Probabilities when the selection model has them, else decision values for strategies
-    that accept them (the config check guarantees one of the two).
+    that accept them (the config check guarantees one of the two). ``after_loop``: the pool
+    as it was after that loop (a decision taken again on an extended run).
     """
-    state.candidates = state.pool.unlabeled_indices()
+    state.candidates = state.pool.unlabeled_indices(after_loop)
     state.proba = state.decision = None
     if not (state.strategy.needs_proba or state.signals & PROBA_SIGNALS):
         return 0
