@@ -112,8 +112,8 @@ def rewrite_last_loop(state: RunState, record: LoopRecord) -> None:
             metrics_json=json.dumps(record.to_json(), indent=2) + "\n",
             keep_model=_keeps_model(state, record),
         )
-        state.history[-1] = record
-        write_metrics_csv(state)
+        state.last = record
+        write_metrics_csv(state, [*read_records(rundir)[:-1], record])
 
 
 def restore_criteria(state: RunState, arrays: dict[str, np.ndarray]) -> None:
@@ -143,9 +143,15 @@ def metric_names(state: RunState) -> list[str]:
     return list(state.config.metrics) if state.config.data.has_test_set else []
 
 
-def write_metrics_csv(state: RunState) -> None:
+def read_records(rundir) -> list[LoopRecord]:
+    """Every complete loop's record, from its metrics.json."""
+    return [LoopRecord.from_json(rundir.read_loop_metrics(k)) for k in rundir.complete_loops()]
+
+
+def write_metrics_csv(state: RunState, records: list[LoopRecord]) -> None:
+    """metrics.csv as the loop folders say it is (resume brings it in step with them)."""
     names, optional = metric_names(state), optional_columns(state)
-    rows = [metrics_row(record, names, optional) for record in state.history]
+    rows = [metrics_row(record, names, optional) for record in records]
     state.rundir.write_metrics_csv(metrics_header(names, optional), rows)
 
 
@@ -163,6 +169,7 @@ def restore_history(state: RunState) -> int | None:
         )
     if not loops:
         return None
-    state.set_history([LoopRecord.from_json(rundir.read_loop_metrics(k)) for k in loops])
-    write_metrics_csv(state)
+    records = read_records(rundir)
+    state.set_history(records)
+    write_metrics_csv(state, records)
     return loops[-1]

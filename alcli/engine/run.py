@@ -150,8 +150,8 @@ def resume(
         runner = Runner(experiment, rundir, on_event, train_order=train_order)
         last = restore_history(runner.state)
         restore = True
-        if last is not None and runner.state.history[-1].stop_reason:
-            reason = runner.state.history[-1].stop_reason
+        if last is not None and runner.state.last.stop_reason:
+            reason = runner.state.last.stop_reason
             if extended and (overrides or meta.get("status") != "completed"):
                 # Extended now (or killed while it was): the decision is taken again.
                 with blas_threads(config.model.blas_threads):

@@ -319,7 +319,7 @@ class Runner:
             if state.signals:
                 measure_signals(state, float("nan"))  # loop last - 1's predictions
         train(state, last)
-        record = state.history[-1]
+        record = state.last
         progress = self.progress(last, record.metrics, state.spent)
         reason, n_predictions, signals = self.decide(progress, confidence)
         record = replace(record, n_predictions=n_predictions, signals=signals, stop_reason=reason)
@@ -358,7 +358,7 @@ class Runner:
                 self.on_event(event)
 
     def result(self, status: str, reason: str | None) -> RunResult:
-        last = self.state.history[-1] if self.state.history else None
+        last = self.state.last
         return RunResult(
             path=self.state.rundir.path,
             status=status,

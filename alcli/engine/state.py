@@ -161,8 +161,9 @@ class RunState:
     stop_set, stop_set_predictions : ndarrays or None
         The stop set's pool indices (drawn once) and the last model's predictions on it, for
         ``kappa``.
-    history : list of LoopRecord
-        The complete loops.
+    last : LoopRecord or None
+        The last complete loop. Only it is kept: the others are on disk, and a history that
+        grows in memory would make Python's garbage collector slower every loop.
     carried : Carried
         Skips of first batches skipped entirely, counted with the loop that gets labels.
     new_classes : list
@@ -195,22 +196,23 @@ class RunState:
     candidates: np.ndarray | None = None
     proba: np.ndarray | None = None
     decision: np.ndarray | None = None
-    history: list[LoopRecord] = field(default_factory=list)
+    last: LoopRecord | None = None
     carried: Carried = field(default_factory=lambda: Carried.none())
     #: What the labels of the saved loops cost (kept as loops are added: O(1) a loop).
     spent: float = 0.0
 
     def add_loop(self, record: LoopRecord) -> None:
-        self.history.append(record)
+        self.last = record
         self.spent += record.cost or 0.0
 
     def set_history(self, records: list[LoopRecord]) -> None:
-        self.history = records
+        """Take the complete loops read back on resume."""
+        self.last = records[-1] if records else None
         self.spent = float(sum(record.cost or 0.0 for record in records))
 
     @property
     def last_loop(self) -> int | None:
-        return self.history[-1].loop if self.history else None
+        return None if self.last is None else self.last.loop
 
     def strategy_name(self, loop: int) -> str:
         return self.config.init.method if loop == 0 else self.config.strategy.name
