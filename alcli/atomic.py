@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -93,3 +94,37 @@ def csv_text(header: list[str] | None, rows: list[list[Any]]) -> str:
         writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_problem(path: Path, max_bytes: int | None = None) -> str | None:
+    """Why ``path`` cannot be read as an ordinary file, or None (a missing file is left to
+    the caller, which knows what it should have been).
+
+    A folder, a named pipe (which would block until someone writes to it), a device such as
+    /dev/zero (which never ends), a socket, a symlink loop, or a file over ``max_bytes``.
+    """
+    try:
+        info = os.stat(path)  # follows symlinks: a loop raises ELOOP
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder, not a file"
+    for test, kind in _KINDS:
+        if test(info.st_mode):
+            return f"is {kind}, not a regular file; give a file on disk"
+    if max_bytes is not None and info.st_size > max_bytes:
+        return (
+            f"is {info.st_size:,} bytes, more than the {max_bytes:,} such a file can sensibly "
+            "be; check the path"
+        )
+    return None

@@ -17,6 +17,9 @@ from pydantic import Field, PositiveInt
 from alcli.registry import Registry
 from alcli.schema import Section
 
+#: A size past any pool (sizes are capped by the pool anyway; this keeps them integers).
+LARGEST_SIZE = 2**62
+
 
 class Schedule(ABC):
     """A loop-size schedule; the constructor takes its config's keys (but ``schedule``)."""
@@ -99,7 +102,13 @@ class Geometric(Schedule):
         self.factor = factor
 
     def size(self, loop: int, n_labeled: int, n_unlabeled: int) -> int:
-        return max(1, math.floor(self.start * self.factor ** (loop - 1) + 0.5))
+        try:
+            grown = self.start * self.factor ** (loop - 1)
+        except OverflowError:  # a huge factor after a few loops: more than any pool
+            return LARGEST_SIZE
+        if grown >= LARGEST_SIZE:
+            return LARGEST_SIZE
+        return max(1, math.floor(grown + 0.5))
 
 
 SCHEDULES: Registry[Schedule] = Registry(

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, ValidationInfo
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are refused, values cannot change after validation."""
+    """A config section: unknown keys are refused, values cannot change after validation,
+    and no number is NaN or infinite (YAML's .nan and .inf parse as floats)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:

@@ -31,6 +31,7 @@ from alcli.strategies.config import StrategyConfig
 class ExperimentConfig(Section):
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        max_length=100,  # it names a folder, with a timestamp after it
         description="Names the run directory (letters, digits, '.', '_', '-').",
     )
     seed: NonNegativeInt = Field(0, strict=True, description="Every random draw derives from it.")

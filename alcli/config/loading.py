@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from alcli.atomic import file_problem
 from alcli.config.experiment import ExperimentConfig
 from alcli.config.wording import describe, from_override, key_and_message
 from alcli.errors import ConfigError
@@ -32,6 +33,9 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
     """
     path = Path(path)
     source = str(path)
+    problem = file_problem(path, MAX_CONFIG_BYTES)
+    if problem:
+        raise ConfigError(source, [problem])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -39,8 +43,17 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, [f"cannot be read: {exc}"]) from None
     try:
+        document = yaml.compose(text)
+        if _expanded_size(document) > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                source,
+                [
+                    f"the YAML expands to more than {MAX_CONFIG_VALUES:,} values (aliases that "
+                    "repeat aliases); a config is a few dozen keys: write it out without them"
+                ],
+            )
         raw = yaml.safe_load(text)
-        lines = _line_numbers(yaml.compose(text))
+        lines = _line_numbers(document)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -170,7 +183,32 @@ def _a(noun: str) -> str:
 
 
 def _default_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).strip("-._") or "run"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).strip("-._")[:100] or "run"
+
+
+#: A config is a few kilobytes; a bigger file is the wrong file (or a hostile one).
+MAX_CONFIG_BYTES = 1_000_000
+#: The values a config may expand to once YAML aliases are followed (a "billion laughs"
+#: file is 1 KB and expands to gigabytes).
+MAX_CONFIG_VALUES = 100_000
+
+
+def _expanded_size(node: yaml.Node | None, memo: dict[int, int] | None = None) -> int:
+    """How many values ``node`` stands for with every alias expanded (computed once per
+    distinct node, so in time linear in the file, however much it would expand)."""
+    if node is None:
+        return 0
+    memo = {} if memo is None else memo
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a recursive alias counts once instead of looping
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = min(size, MAX_CONFIG_VALUES + 1)
+    return memo[id(node)]
 
 
 class DuplicateKey(ValueError):

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from alcli.atomic import file_problem
 from alcli.data.config import DataConfig
 from alcli.errors import DataError, agree, plural, preview
 from alcli.pool import row_chunks
 
+#: An id list names at most the pool: a few hundred megabytes would be a wrong file.
+MAX_ID_LIST_BYTES = 200_000_000
 _INT_LABEL = re.compile(r"^[+-]?\d+$")
 
 
@@ -39,6 +42,9 @@ def read_table(path: Path, cfg: DataConfig) -> Table:
             f"{path}: file not found (data.path / data.test_path); check the path, "
             "which is relative to the config file"
         )
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"{path} (data.path / data.test_path): {problem}")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, cfg)
@@ -99,6 +105,9 @@ def refuse_unlabeled(table: Table, where: str, what: str, target: str) -> None:
 
 def read_id_list(path: Path) -> list[str]:
     """One record id per line; blank lines are skipped."""
+    problem = file_problem(path, MAX_ID_LIST_BYTES)
+    if problem:
+        raise DataError(f"{path} (init.path): {problem}")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

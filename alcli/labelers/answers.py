@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alcli.atomic import file_problem
 from alcli.classes import SKIPPED
 from alcli.errors import DataError, agree, plural, preview
 
@@ -205,6 +206,9 @@ def read_answers(
 
 def _read_text(path: Path) -> str:
     """The file's text; every way it can fail is a DataError naming it."""
+    problem = file_problem(path)
+    if problem and "folder" not in problem:
+        raise DataError(f"{path} (--labels): {problem}. Nothing was recorded")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
