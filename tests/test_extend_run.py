@@ -94,3 +94,91 @@ def test_a_bad_extension_is_refused_and_nothing_is_written(
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert {p: p.read_bytes() for p in files} == files
+
+
+def test_a_criterion_added_by_an_extension_knows_the_history_it_watches(
+    cli, write_config, tmp_path
+):
+    """plateau watches test metrics, which every loop recorded: added on resume, it judges the
+    loops so far as it would have, and the run ends as one started with it."""
+    when = "stop.when=[{name: plateau, patience: 2}]"
+    base = {**CONFIG, "stop": {"max_loops": 2}}
+    config = write_config(base)
+    straight = engine.start(load_config(config, [when, "stop.max_loops=12"]), tmp_path / "s")
+    assert cli("run", config, "--run-dir", tmp_path / "run", "-q").exit_code == 0
+    result = cli("resume", tmp_path / "run", "--set", when, "--set", "stop.max_loops=12", "-q")
+    assert result.exit_code == 0, result.output
+    assert without_timings(tmp_path / "run") == without_timings(tmp_path / "s")
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (meta["stop_reason"], meta["last_loop"]) == (straight.stop_reason, straight.last_loop)
+
+
+def test_a_signal_criterion_is_added_only_to_a_run_that_recorded_its_signal(
+    cli, write_config, tmp_path
+):
+    when = "stop.when=[{name: stabilizing_predictions, window: 2, agreement: 0.5}]"
+    plain = tmp_path / "plain"
+    assert (
+        cli("run", write_config({**CONFIG, "stop": {"max_loops": 2}}), "--run-dir", plain).exit_code
+        == 0
+    )
+    files = {p: p.read_bytes() for p in plain.rglob("*") if p.is_file() and p.name != ".lock"}
+    refused = cli("resume", plain, "--set", when, "--set", "stop.max_loops=6")
+    assert refused.exit_code == 2
+    assert "stabilizing_predictions watches kappa, which this run did not record" in " ".join(
+        refused.stderr.split()
+    )
+    assert {p: p.read_bytes() for p in files} == files
+    # With every signal recorded, it is added, and ends as a run started with it.
+    recorded = {**CONFIG, "stop": {"max_loops": 2, "record_signals": True}}
+    config = write_config(recorded, name="recorded.yaml")
+    engine.start(load_config(config, [when, "stop.max_loops=6"]), tmp_path / "straight")
+    assert cli("run", config, "--run-dir", tmp_path / "run", "-q").exit_code == 0
+    assert (
+        cli("resume", tmp_path / "run", "--set", when, "--set", "stop.max_loops=6").exit_code == 0
+    )
+    assert without_timings(tmp_path / "run") == without_timings(tmp_path / "straight")
+
+
+def test_keys_under_which_the_run_would_have_stopped_earlier_are_refused(
+    cli, write_config, tmp_path
+):
+    run = tmp_path / "run"
+    assert cli("run", write_config(CONFIG), "--run-dir", run, "-q").exit_code == 0
+    result = cli("resume", run, "--set", "stop.max_loops=1")
+    assert result.exit_code == 2
+    assert "would have stopped at loop 1 (max_loops), before its last loop 3" in " ".join(
+        result.stderr.split()
+    )
+
+
+def test_an_extension_measures_the_confidence_of_the_whole_batch_skips_included(tmp_path):
+    """A labeling model skips the records it is unsure of; the batch's confidence (for
+    max_confidence) is over every record picked, as in the straight run."""
+    import numpy as np
+    import yaml
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "pool.npz", X=X[:1400], y=y[:1400])
+    np.savez(tmp_path / "train.npz", X=X[1400:1600], y=y[1400:1600])
+    config = {
+        "data": {"path": "pool.npz"},
+        "model": {"params": {"max_iter": 300}},
+        "init": {"size": 20},
+        "loop_size": {"size": 20},
+        "metrics": ["accuracy"],
+        "labeler": {
+            "kind": "model",
+            "model": {"params": {"max_iter": 300}},
+            "train_path": "train.npz",
+            "threshold": 0.9,
+        },
+        "stop": {"max_loops": 3, "record_signals": True},
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    engine.start(load_config(path, ["stop.max_loops=5"]), tmp_path / "straight")
+    engine.start(load_config(path), tmp_path / "run")
+    engine.resume(tmp_path / "run", overrides=["stop.max_loops=5"])
+    assert without_timings(tmp_path / "run") == without_timings(tmp_path / "straight")

@@ -125,9 +125,10 @@ def _classes(present: np.ndarray, cfg: DataConfig) -> np.ndarray:
     """The sorted distinct labels (data.classes when declared); at least two are needed."""
     where = cfg.path or cfg.source
     if cfg.classes is not None:
-        kind = present.dtype if present.dtype.kind in "iu" else str
-        classes = np.unique(np.array([c if kind is not str else str(c) for c in cfg.classes]))
-        classes = classes.astype(present.dtype) if present.dtype.kind in "iu" else classes
+        if present.dtype.kind in "iu":  # int64, whatever the labels' own width (no wrap)
+            classes = np.unique(np.array(cfg.classes, dtype=np.int64))
+        else:
+            classes = np.unique(np.array([str(c) for c in cfg.classes]))
         unknown = np.setdiff1d(np.unique(present), classes)
         if unknown.size:
             raise DataError(

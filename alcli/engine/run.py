@@ -12,15 +12,16 @@ import numpy as np
 from alcli import __version__
 from alcli.atomic import uninterrupted
 from alcli.config import ExperimentConfig, freeze, load_config
-from alcli.engine.checkpoint import restore_history
+from alcli.engine.checkpoint import read_records, restore_history
 from alcli.engine.preflight import Experiment, check_terminal, prepare
-from alcli.engine.runner import EventSink, Runner, RunResult
+from alcli.engine.runner import EventSink, ExtensionRefused, Runner, RunResult, replay_history
 from alcli.engine.state import LEGACY_TRAIN_ORDER, TRAIN_ORDER, Batch, plain_list
 from alcli.errors import ConfigError, Interrupted, RunDirError, plural
 from alcli.labelers import first_with
 from alcli.labelers.file import take_answers
 from alcli.models import blas_threads
 from alcli.rundir import RunDir, default_run_path
+from alcli.stopping import build_criteria, watch_signals
 
 
 def start(
@@ -141,8 +142,9 @@ def resume(
                     rundir.update_meta(new_classes=plain_list(list(experiment.new_classes)))
                 rundir.write_pending(*pending)
         if overrides:
-            # Checked above; recorded before any loop changes, with a status that makes a
-            # resume after a kill take the last decision again.
+            _check_extension(config, rundir)
+            # Checked; recorded before any loop changes, with a status that makes a resume
+            # after a kill take the last decision again.
             rundir.update_meta(overrides=extended, status="running")
         rundir.discard_partial()
         rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
@@ -150,17 +152,22 @@ def resume(
         runner = Runner(experiment, rundir, on_event, train_order=train_order)
         last = restore_history(runner.state)
         restore = True
-        if last is not None and runner.state.last.stop_reason:
-            reason = runner.state.last.stop_reason
-            if extended and (overrides or meta.get("status") != "completed"):
-                # Extended now (or killed while it was): the decision is taken again.
-                with blas_threads(config.model.blas_threads):
-                    reason = runner.reopen(last).stop_reason
+        if last is not None and extended and (overrides or meta.get("status") != "completed"):
+            # Extended now (or stopped since): the last loop's decision is taken again.
+            reason = _reopen(runner, last, config, path)
             if reason:
-                if meta.get("status") != "completed" or overrides:
-                    rundir.update_meta(status="completed", stop_reason=reason, last_loop=last)
+                rundir.update_meta(
+                    status="completed", stop_reason=reason, last_loop=last, error=None
+                )
                 return runner.result("completed", reason)
             restore = False  # reopen left pool, models and predictions as after ``last``
+        elif last is not None and runner.state.last.stop_reason:
+            reason = runner.state.last.stop_reason
+            if meta.get("status") != "completed":
+                rundir.update_meta(
+                    status="completed", stop_reason=reason, last_loop=last, error=None
+                )
+            return runner.result("completed", reason)
         first = 0 if last is None else last + 1
         runner.emit({"event": "resume", "from_loop": first, "max_loops": config.stop.max_loops})
         result = runner.drive(
@@ -177,6 +184,34 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _completed(rundir: RunDir, reason: str, last: int) -> None:
+    rundir.update_meta(status="completed", stop_reason=reason, last_loop=last, error=None)
+
+
+def _check_extension(config: ExperimentConfig, rundir: RunDir) -> None:
+    """Refuse stop keys a run started with them could not have reached this loop under
+    (before anything is written)."""
+    records = read_records(rundir)
+    if records:
+        criteria = build_criteria(config.stop)
+        problem = replay_history(criteria, watch_signals(criteria)[1], records)
+        if problem:
+            raise ExtensionRefused(problem)
+
+
+def _reopen(runner: Runner, last: int, config: ExperimentConfig, path: Path) -> str | None:
+    """The last loop's decision taken again; Ctrl-C leaves a run that resume extends."""
+    try:
+        with blas_threads(config.model.blas_threads):
+            return runner.reopen(last).stop_reason
+    except KeyboardInterrupt:
+        runner.state.rundir.update_meta(status="stopped")
+        raise Interrupted(
+            f"Stopped while taking the last loop's decision again; `alcli resume {path}` "
+            "takes it again."
+        ) from None
 
 
 def _stop_keys_only(overrides: list[str], path: Path) -> list[str]:

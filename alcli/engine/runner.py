@@ -17,7 +17,12 @@ from alcli.atomic import uninterrupted
 from alcli.classes import SKIPPED, UNANSWERED
 from alcli.data import RecordSource
 from alcli.engine.budget import affordable, loop_size
-from alcli.engine.checkpoint import checkpoint, restore_criteria, rewrite_last_loop
+from alcli.engine.checkpoint import (
+    checkpoint,
+    read_records,
+    restore_criteria,
+    rewrite_last_loop,
+)
 from alcli.engine.preflight import Experiment
 from alcli.engine.state import (
     TRAIN_ORDER,
@@ -31,7 +36,7 @@ from alcli.engine.steps.infer import batch_confidence, infer, measure_signals, s
 from alcli.engine.steps.label import label, save_pending
 from alcli.engine.steps.select import select
 from alcli.engine.steps.train import train
-from alcli.errors import AlcliError, ExperimentFailed, Interrupted
+from alcli.errors import AlcliError, ConfigError, ExperimentFailed, Interrupted
 from alcli.labelers import Answers, labeler_chain
 from alcli.models import blas_threads
 from alcli.pool import Pool
@@ -42,6 +47,7 @@ from alcli.stopping import (
     PROBA_SIGNALS,
     SIGNALS,
     Progress,
+    StopCriterion,
     build_criteria,
     first_reason,
     needed_signals,
@@ -295,18 +301,21 @@ class Runner:
         """Take the stop decision of loop ``last`` again under the config as it is now (an
         extended run: stop keys changed on resume), as a run started with it would have.
 
-        The pool and strategy come back as they were after ``last``, the stop criteria as
-        they were after ``last - 1``; the models of ``last - 1`` and ``last`` are refit (every
-        loop's, for warm starts) so that the signals compare what the straight run compared.
-        The loop's record and state are rewritten (state.npz first: a kill between the two
-        leaves the old decision, which a resume takes again). Returns the new record.
+        The pool and strategy come back as they were after ``last``; the stop criteria (built
+        from the config as it is now) observe the loops before it as they were recorded, so
+        one added by the extension knows the run's history; the models of ``last - 1`` and
+        ``last`` are refit (every loop's, for warm starts) so that the signals compare what
+        the straight run compared. The loop's record and state are rewritten (state.npz
+        first: a kill between the two leaves the old decision, which a resume takes again).
+        Returns the new record.
         """
         state, rundir = self.state, self.state.rundir
+        problem = replay_history(state.criteria, self.after_infer, read_records(rundir))
+        if problem:
+            raise ExtensionRefused(problem)
         arrays = rundir.read_state(last)
         state.pool.restore(arrays)
         state.strategy.restore(strategy_state(arrays))
-        if last > 0:
-            restore_criteria(state, rundir.read_state(last - 1))
         models = (state.config.model, state.config.strategy.model)
         warm = any(cfg is not None and cfg.retrain == "warm_start" for cfg in models)
         for k in range(last) if warm else [last - 1] if last > 0 else []:
@@ -314,9 +323,10 @@ class Runner:
         confidence = float("nan")
         if last > 0:
             infer(state, after_loop=last - 1)
-            batch = state.pool.order[state.pool.loop_of == last]
-            confidence = batch_confidence(state, np.sort(batch)) if state.signals else confidence
             if state.signals:
+                # The whole batch the model of last - 1 picked, skipped records included.
+                batch = np.sort(rundir.read_selected_indices(last))
+                confidence = batch_confidence(state, batch)
                 measure_signals(state, float("nan"))  # loop last - 1's predictions
         train(state, last)
         record = state.last
@@ -367,6 +377,50 @@ class Runner:
             metrics=dict(last.metrics) if last else {},
             n_labeled=last.n_labeled if last else 0,
         )
+
+
+class ExtensionRefused(ConfigError):
+    """An extension that a run started with its keys could not end like: nothing is written."""
+
+    def __init__(self, problem: str):
+        super().__init__("alcli resume --set", [problem])
+
+
+def replay_history(
+    criteria: list[StopCriterion], watching: list[StopCriterion], records: list[LoopRecord]
+) -> str | None:
+    """Let ``criteria`` observe every loop of ``records`` but the last, as recorded; a problem
+    when that history cannot be the one a run started with them had: a watched signal those
+    loops did not record, or a criterion that would have stopped the run at one of them."""
+    spent = 0.0
+    for record in records[:-1]:
+        for criterion in watching:
+            missing = sorted((criterion.needs & SIGNALS.keys()) - record.signals.keys())
+            if missing:
+                return (
+                    f"stop.when: {criterion.name} watches {', '.join(missing)}, which this run "
+                    f"did not record in loop {record.loop}, so it cannot judge the loops so far "
+                    "as it would have; extend the run with limits (stop.max_loops, stop.budget, "
+                    "...), or start a new run with it"
+                )
+        spent += record.cost or 0.0
+        progress = Progress(
+            record.loop,
+            record.n_labeled,
+            record.metrics,
+            next_size=1,
+            n_unlabeled=1,
+            spent=spent,
+            signals=record.signals,
+        )
+        reason = first_reason(criteria, progress)
+        if reason:
+            return (
+                f"with these stop keys the run would have stopped at loop {record.loop} "
+                f"({reason}), before its last loop {records[-1].loop}; an extension can only let "
+                "a run go further. Start a new run with `alcli run` for that"
+            )
+    return None
 
 
 def recorded_signals(config) -> frozenset[str]:

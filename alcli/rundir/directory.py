@@ -15,6 +15,7 @@ when complete; every other file is written to a temporary file and ``os.replace`
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import io
 import json
@@ -186,7 +187,14 @@ class RunDir:
 
     def discard_partial(self) -> None:
         """Remove what a killed process left half-written (temporary files and folders)."""
-        for folder in (self.path, self.path / "loops", *self.path.glob("pending/loop-*")):
+        folders = (
+            self.path,
+            self.path / "loops",
+            *self.path.glob("pending/loop-*"),
+            # A kill while an extension rewrote a loop's files (rewrite_loop).
+            *(p.parent for p in self.path.glob(f"loops/*/{TMP_PREFIX}*")),
+        )
+        for folder in folders:
             for leftover in folder.glob(f"{TMP_PREFIX}*"):
                 if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
@@ -285,6 +293,15 @@ class RunDir:
         write_atomic(folder / "metrics.json", metrics_json)
         if not keep_model:
             (folder / "model.joblib").unlink(missing_ok=True)
+
+    def read_selected_indices(self, loop: int) -> np.ndarray:
+        """The pool indices of a complete loop's batch, in selection order (selected.csv)."""
+        path = self.loop_path(loop) / "selected.csv"
+        try:
+            with path.open(newline="") as handle:
+                return np.array([int(row["index"]) for row in csv.DictReader(handle)], np.int64)
+        except (OSError, KeyError, ValueError) as exc:
+            raise RunDirError(f"{path} cannot be read: {exc}") from None
 
     def read_state(self, loop: int) -> dict[str, np.ndarray]:
         """A loop's state.npz (never unpickled)."""
