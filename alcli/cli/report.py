@@ -78,10 +78,16 @@ def to_table(report: dict[str, Any]) -> Table:
 def replay_table(rows: list[dict[str, Any]], with_cost: bool) -> Table:
     """What each label-free criterion would have stopped at, replayed over the run's signals."""
     metric = rows[0]["metric"]
+    caption = "Set one in stop.when to stop there next time; `alcli stop-criteria` lists them."
+    if all(row["criterion"] == "plateau" for row in rows):
+        caption += (
+            "\nThe label-free criteria show here too when the run records their signals "
+            "(stop.record_signals: true)."
+        )
     table = Table(
-        title="Had the run stopped earlier (label-free criteria replayed over its signals)",
+        title="Had the run stopped earlier (stop criteria replayed over the recorded loops)",
         title_justify="left",
-        caption="Set one in stop.when to stop there next time; `alcli stop-criteria` lists them.",
+        caption=caption,
     )
     for column in ("criterion", "parameter", "stops at loop", "labels", "labels saved"):
         table.add_column(
