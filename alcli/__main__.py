@@ -1,3 +1,23 @@
-from alcli.cli import main
+"""`python -m alcli` and the `alcli` command.
 
-main()
+Ctrl-C while the command is still starting (importing its libraries, before the CLI's own
+error boundary is in place) ends with exit code 130 and one line, like Ctrl-C anywhere else:
+nothing has been written yet.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    try:
+        from alcli.cli import main as run_cli
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted; nothing was written.\n")
+        raise SystemExit(130) from None
+    run_cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -162,3 +162,27 @@ def test_an_answers_file_that_is_not_a_file_is_refused_at_once(tmp_path, kind):
     }[kind]()
     with pytest.raises(DataError, match=r"\(--labels\): .*Nothing was recorded"):
         read_answers(path, ["1"], ["1", "2"], np.array([0, 1]))
+
+
+@pytest.mark.parametrize("delay", [0.4])
+def test_ctrl_c_while_the_command_starts_ends_with_130_and_one_line(delay):
+    """Ctrl-C while the command imports its libraries or reads its config: exit 130, one
+    line, no traceback. (Earlier than about 0.1 s the interpreter itself is still starting,
+    before Python handles SIGINT: the process just dies of the signal, as any program would.)"""
+    import signal
+    import time
+
+    config = Path(__file__).parents[1] / "configs" / "quickstart.yaml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alcli", "validate", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=TIME_BOUND)
+    if process.returncode == 0:
+        pytest.skip("the command finished before the signal came")
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Interrupted" in stderr

@@ -29,11 +29,11 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run an experiment; its run directory's path is printed on stdout."""
-    from alcli import engine
-    from alcli.cli.progress import ProgressPrinter
-    from alcli.config import load_config
-
     with user_errors():
+        from alcli import engine  # on use, inside the boundary: Ctrl-C here ends cleanly too
+        from alcli.cli.progress import ProgressPrinter
+        from alcli.config import load_config
+
         cfg = load_config(config, set_ or [])
         with ProgressPrinter(err, quiet, live=not engine.asks_a_person(cfg)) as progress:
             result = engine.start(cfg, run_dir, on_event=progress)
@@ -65,10 +65,10 @@ def resume(
 ) -> None:
     """Continue a stopped, failed or killed run after its last complete loop, give a
     waiting run its labels, or extend a run with other stop keys."""
-    from alcli import engine
-    from alcli.cli.progress import ProgressPrinter
-
     with user_errors():
+        from alcli import engine
+        from alcli.cli.progress import ProgressPrinter
+
         live = not engine.asks_a_person_in(run_dir)
         with ProgressPrinter(err, quiet, live=live) as progress:
             result = engine.resume(run_dir, on_event=progress, labels=labels, overrides=set_ or [])
@@ -77,11 +77,11 @@ def resume(
 
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check a config and its data without running anything."""
-    from alcli import engine
-    from alcli.config import load_config
-    from alcli.labelers import labeler_chain
-
     with user_errors():
+        from alcli import engine
+        from alcli.config import load_config
+        from alcli.labelers import labeler_chain
+
         cfg = load_config(config, set_ or [])
         experiment = engine.prepare(cfg)
         data = experiment.data
