@@ -48,7 +48,7 @@ def checkpoint(state: RunState, record: LoopRecord, batch: Batch, answers: Answe
         )
     model = state.model if _keeps_model(state, record) else None
     sync = durable(state, record)
-    names, optional = metric_names(state), optional_columns(state)
+    names, optional = state.columns
     # The loop folder, metrics.csv and run.json change together or not at all.
     with uninterrupted():
         rundir = state.rundir
@@ -125,6 +125,11 @@ def restore_criteria(state: RunState, arrays: dict[str, np.ndarray]) -> None:
         )
 
 
+def table_columns(state: RunState) -> tuple[list[str], list[str]]:
+    """metrics.csv's metric columns and optional columns: fixed for a run, so set once."""
+    return metric_names(state), optional_columns(state)
+
+
 def optional_columns(state: RunState) -> list[str]:
     """metrics.csv's columns that mean something here: skips with people, cost with prices,
     label errors with a noisy oracle, and the signals the stop criteria watch."""
@@ -150,7 +155,7 @@ def read_records(rundir) -> list[LoopRecord]:
 
 def write_metrics_csv(state: RunState, records: list[LoopRecord]) -> None:
     """metrics.csv as the loop folders say it is (resume brings it in step with them)."""
-    names, optional = metric_names(state), optional_columns(state)
+    names, optional = state.columns
     rows = [metrics_row(record, names, optional) for record in records]
     state.rundir.write_metrics_csv(metrics_header(names, optional), rows)
 

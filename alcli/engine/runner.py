@@ -22,6 +22,7 @@ from alcli.engine.checkpoint import (
     read_records,
     restore_criteria,
     rewrite_last_loop,
+    table_columns,
 )
 from alcli.engine.preflight import Experiment
 from alcli.engine.state import (
@@ -105,6 +106,7 @@ class Runner:
             n_pool = self.state.pool.size
             draw = rng_for(config.seed, STOP_SET).choice(n_pool, min(size, n_pool), replace=False)
             self.state.stop_set = np.sort(draw)
+        self.state.columns = table_columns(self.state)
         self.on_event = on_event
         self.reoffers_skipped = any(
             getattr(link, "reoffer_skipped", False) for link in labeler_chain(config.labeler)

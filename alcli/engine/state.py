@@ -188,6 +188,8 @@ class RunState:
     new_classes: list = field(default_factory=list)
     train_order: str = TRAIN_ORDER
     signals: frozenset = frozenset()
+    #: metrics.csv's metric and optional columns, set once the signals are known.
+    columns: tuple[list[str], list[str]] = ([], [])
     predicted: np.ndarray | None = None
     stop_set: np.ndarray | None = None
     stop_set_predictions: np.ndarray | None = None
