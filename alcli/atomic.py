@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import io
 import os
 import signal
@@ -128,3 +129,23 @@ def file_problem(path: Path, max_bytes: int | None = None) -> str | None:
             "be; check the path"
         )
     return None
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on ``lock_file`` for the block; yields False (holding nothing)
+    when another process holds it. The kernel releases the lock when its process dies, so a
+    killed process never leaves a folder locked."""
+    handle = open(lock_file, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from alcli import __version__
-from alcli.cli import catalog, report, run
+from alcli.cli import catalog, report, run, sweep
 from alcli.cli.common import out
 
 app = typer.Typer(
@@ -24,6 +24,9 @@ app.command()(run.run)
 app.command()(run.resume)
 app.command()(report.report)
 app.command()(run.validate)
+app.command()(sweep.sweep)
+app.command()(sweep.compare)
+app.command()(sweep.check)
 app.command()(catalog.strategies)
 app.command(name="stop-criteria")(catalog.stop_criteria)
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from alcli.cli.common import ConfigArg, QuietOpt, RunDirArg, SetOpt, err, out, user_errors
+from alcli.cli.common import ConfigArg, QuietOpt, SetOpt, err, out, user_errors
 
 
 def run(
@@ -41,7 +41,13 @@ def run(
 
 
 def resume(
-    run_dir: RunDirArg,
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (made by `alcli run`) or a sweep directory (`alcli sweep`).",
+            show_default=False,
+        ),
+    ],
     labels: Annotated[
         Path | None,
         typer.Option(
@@ -61,12 +67,32 @@ def resume(
             "completed run, which then goes on as if started with it (repeatable).",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="For a sweep directory: runs at a time (default: the sweep file's jobs).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Continue a stopped, failed or killed run after its last complete loop, give a
-    waiting run its labels, or extend a run with other stop keys."""
+    waiting run its labels, or extend a run with other stop keys. Given a sweep directory,
+    go on with the sweep: completed runs are skipped, the others resumed or started."""
     with user_errors():
         from alcli import engine
+        from alcli.experiments import is_sweep_dir
+
+        if is_sweep_dir(run_dir):
+            from alcli.cli.sweep import resume_sweep
+
+            if labels is not None or set_:
+                raise typer.BadParameter("--labels and --set apply to a run, not a sweep")
+            resume_sweep(run_dir, jobs, quiet)
+            return
         from alcli.cli.progress import ProgressPrinter
 
         live = not engine.asks_a_person_in(run_dir)

@@ -33,13 +33,39 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
     """
     path = Path(path)
     source = str(path)
+    raw, lines = read_yaml_document(path, what="config", example="'data: {source: sklearn:digits}'")
+    overridden = apply_overrides(raw, overrides, source)
+    raw.setdefault("name", _default_name(path))
+    return validate_config(
+        raw, source, base_dir=path.resolve().parent, lines=lines, overridden=overridden
+    )
+
+
+def read_yaml_mapping(path: Path, what: str, example: str) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (a config, a sweep file), read with the same
+    limits and messages as a config.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, too big, malformed, empty or not a mapping.
+    """
+    return read_yaml_document(path, what, example)[0]
+
+
+def read_yaml_document(
+    path: Path, what: str, example: str
+) -> tuple[dict[str, Any], dict[tuple, int]]:
+    """:func:`read_yaml_mapping`, and the line of every key (for messages)."""
+    path = Path(path)
+    source = str(path)
     problem = file_problem(path, MAX_CONFIG_BYTES)
     if problem:
         raise ConfigError(source, [problem])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(source, ["file not found; give the path of a YAML config"]) from None
+        raise ConfigError(source, [f"file not found; give the path of a YAML {what}"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, [f"cannot be read: {exc}"]) from None
     try:
@@ -49,7 +75,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
                 source,
                 [
                     f"the YAML expands to more than {MAX_CONFIG_VALUES:,} values (aliases that "
-                    "repeat aliases); a config is a few dozen keys: write it out without them"
+                    f"repeat aliases); a {what} is a few dozen keys: write it out without them"
                 ],
             )
         raw = yaml.safe_load(text)
@@ -64,24 +90,17 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
     if raw is None:
         raise ConfigError(
             source,
-            [
-                "the file is empty; a config is a mapping with at least a data section, e.g. "
-                "'data: {source: sklearn:digits}'"
-            ],
+            [f"the file is empty; a {what} is a mapping of keys, e.g. {example}"],
         )
     if not isinstance(raw, dict):
         raise ConfigError(
             source,
             [
-                f"the top level must be a mapping of keys (name, seed, data, model, ...), "
-                f"got a {type(raw).__name__}"
+                f"the top level must be a mapping of keys (a {what}, e.g. {example}), "
+                f"got {_a(type(raw).__name__)}"
             ],
         )
-    overridden = apply_overrides(raw, overrides, source)
-    raw.setdefault("name", _default_name(path))
-    return validate_config(
-        raw, source, base_dir=path.resolve().parent, lines=lines, overridden=overridden
-    )
+    return raw, lines
 
 
 def validate_config(

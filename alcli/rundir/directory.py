@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import io
 import json
 import os
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from alcli.atomic import DIR_MODE, TMP_PREFIX, csv_text, uninterrupted, write_atomic
+from alcli.atomic import DIR_MODE, TMP_PREFIX, csv_text, exclusive, uninterrupted, write_atomic
 from alcli.errors import RunDirError
 
 SCHEMA_VERSION = 1
@@ -123,29 +122,21 @@ class RunDir:
         The kernel releases an flock when its process dies, so a killed run never leaves the
         directory locked.
         """
-        handle = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the whole block
-        if not _try_flock(handle):
-            handle.close()
-            raise RunDirError(
-                f"{self.path} is in use by another alcli process; wait for it to finish, or "
-                "stop it (Ctrl-C) and then `alcli resume` it."
-            ) from None
-        try:
+        with exclusive(self.path / ".lock") as held:
+            if not held:
+                raise RunDirError(
+                    f"{self.path} is in use by another alcli process; wait for it to finish, "
+                    "or stop it (Ctrl-C) and then `alcli resume` it."
+                )
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
 
     def is_busy(self) -> bool:
         """Whether another process holds this directory's lock right now."""
         lock_path = self.path / ".lock"
         if not lock_path.exists():
             return False
-        with open(lock_path, "a+") as handle:
-            if not _try_flock(handle):
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+        with exclusive(lock_path) as held:
+            return not held
 
     # --- run.json -------------------------------------------------------------------------
 
@@ -378,15 +369,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     if "schema_version" in arrays:
         check_schema_version(arrays["schema_version"].item(), path)
     return arrays
-
-
-def _try_flock(handle) -> bool:
-    """Take the exclusive lock without waiting; False when another process holds it."""
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _append(path: Path, payload: bytes, sync: bool) -> None:

@@ -1,0 +1,185 @@
+"""Many runs: ``start_sweep`` plans a sweep file into a sweep directory and runs it;
+``resume_sweep`` goes on with one (completed runs are skipped, stopped and failed ones
+resumed). When every run has ended, the results and the report are written from the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alcli.atomic import csv_text
+from alcli.errors import Interrupted
+from alcli.experiments.backends import LocalBackend
+from alcli.experiments.checks import Outcome as CheckOutcome
+from alcli.experiments.checks import check_names, evaluate, parse_expectations
+from alcli.experiments.compare import collect_runs, compare
+from alcli.experiments.plan import Plan, make_plan
+from alcli.experiments.sweep_dir import PENDING, SweepDir
+from alcli.experiments.sweep_file import SweepFile, load_sweep_file
+from alcli.experiments.worker import Outcome
+from alcli.reporting.comparison import (
+    CURVE_COLUMNS,
+    SUMMARY_COLUMNS,
+    Comparison,
+    curve_rows,
+    summary_rows,
+)
+from alcli.reporting.html import comparison_html
+from alcli.reporting.runs import library_versions
+
+SweepEvents = Callable[[dict[str, Any]], None]
+ENDED = ("completed",)
+
+
+@dataclass
+class SweepResult:
+    path: Path
+    runs: int
+    #: run key -> state after this invocation (completed, stopped, failed)
+    states: dict[str, str]
+    failures: dict[str, str] = field(default_factory=dict)
+    comparison: Comparison | None = None
+    checks: list[CheckOutcome] = field(default_factory=list)
+    report: Path | None = None
+
+    @property
+    def completed(self) -> int:
+        return sum(state == "completed" for state in self.states.values())
+
+
+def default_sweep_path(name: str) -> Path:
+    return Path("sweeps") / name
+
+
+def plan_sweep(path: Path, overrides: list[str] = ()) -> tuple[SweepFile, Plan, dict[str, Any]]:
+    """Read and validate a sweep file and every config of its grid (nothing written).
+
+    Raises
+    ------
+    ConfigError
+        One message listing every invalid cell and every invalid expectation.
+    """
+    sweep, base, base_dir = load_sweep_file(path, overrides)
+    parse_expectations(sweep.expect, f"{path}: expect")
+    plan = make_plan(sweep, base, base_dir, str(path))
+    frozen = {
+        "name": sweep.name,
+        "config": base,
+        "base_dir": str(base_dir),
+        "grid": sweep.grid,
+        "seeds": sweep.seed_list,
+        "baseline": sweep.baseline if sweep.baseline is not None else "none",
+        "jobs": sweep.jobs,
+        "expect": sweep.expect,
+        "set": list(overrides),
+    }
+    return sweep, plan, frozen
+
+
+def start_sweep(
+    path: Path,
+    sweep_path: Path | None = None,
+    jobs: int | None = None,
+    overrides: list[str] = (),
+    on_event: SweepEvents | None = None,
+) -> SweepResult:
+    sweep, plan, frozen = plan_sweep(path, overrides)
+    sweep_dir = SweepDir.create(sweep_path or default_sweep_path(sweep.name), frozen, plan)
+    return _execute(sweep_dir, plan, jobs or sweep.jobs, sweep.expect, on_event)
+
+
+def resume_sweep(
+    path: Path, jobs: int | None = None, on_event: SweepEvents | None = None
+) -> SweepResult:
+    sweep_dir = SweepDir.open(path)
+    frozen = sweep_dir.read_sweep()
+    plan = sweep_dir.read_plan()
+    return _execute(
+        sweep_dir,
+        plan,
+        jobs or int(frozen.get("jobs") or 1),
+        list(frozen.get("expect") or []),
+        on_event,
+    )
+
+
+def _execute(
+    sweep_dir: SweepDir, plan: Plan, jobs: int, expect: list[str], on_event: SweepEvents | None
+) -> SweepResult:
+    emit = on_event or (lambda event: None)
+    expectations = parse_expectations(expect, f"{sweep_dir.path / 'sweep.yaml'}: expect")
+    with sweep_dir.lock():
+        specs = plan.runs
+        states = {spec.key: sweep_dir.run_state(spec) for spec in specs}
+        attempts = sweep_dir.read_attempts()
+        todo = [spec for spec in specs if states[spec.key] not in ENDED]
+        emit(
+            {
+                "event": "sweep",
+                "runs": len(specs),
+                "todo": len(todo),
+                "loops": {spec.key: _max_loops(spec) for spec in specs},
+                "done": [spec.key for spec in specs if spec not in todo],
+            }
+        )
+        failures: dict[str, str] = {}
+        for spec in todo:
+            states[spec.key] = "running" if states[spec.key] == PENDING else states[spec.key]
+        try:
+            for outcome in LocalBackend(jobs).launch(todo, sweep_dir.path, emit):
+                _record(outcome, states, attempts, failures)
+                sweep_dir.write_status(plan, states, attempts)
+                emit({"event": "run_end", "run": outcome.key, "state": outcome.state})
+        except KeyboardInterrupt:
+            for spec in todo:
+                states[spec.key] = sweep_dir.run_state(spec)
+            sweep_dir.write_status(plan, states, attempts)
+            done = sum(s == "completed" for s in states.values())
+            raise Interrupted(
+                f"Sweep stopped with {done} of {len(specs)} runs completed; the others are "
+                f"checkpointed. Resume with `alcli resume {sweep_dir.path}`."
+            ) from None
+        result = SweepResult(sweep_dir.path, len(specs), states, failures)
+        if result.completed == len(specs):
+            _write_results(sweep_dir, result, expectations)
+        return result
+
+
+def _record(outcome: Outcome, states: dict, attempts: dict, failures: dict) -> None:
+    states[outcome.key] = outcome.state
+    if outcome.attempted:
+        attempts[outcome.key] = attempts.get(outcome.key, 0) + 1
+    if outcome.state == "failed":
+        failures[outcome.key] = outcome.message
+    else:
+        failures.pop(outcome.key, None)
+
+
+def _max_loops(spec) -> int:
+    return int((spec.config.get("stop") or {}).get("max_loops", 1)) + 1
+
+
+def _write_results(sweep_dir: SweepDir, result: SweepResult, expectations: list) -> None:
+    runs, notes = collect_runs([sweep_dir.path / "runs"])
+    comparison = compare(runs, notes=notes)
+    sweep_dir.write_result(
+        "results/summary.csv",
+        csv_text(SUMMARY_COLUMNS, [list(r.values()) for r in summary_rows(comparison)]),
+    )
+    sweep_dir.write_result(
+        "results/curves.csv", csv_text(CURVE_COLUMNS, list(curve_rows(comparison)))
+    )
+    configs = {g.label: (g.runs[0].path / "config.yaml").read_text() for g in comparison.groups}
+    html = comparison_html(
+        comparison,
+        title=f"Sweep {sweep_dir.path.name}",
+        configs=configs,
+        versions=library_versions(),
+    )
+    result.report = sweep_dir.write_result("report.html", html)
+    result.comparison = comparison
+    if expectations:
+        check_names(expectations, comparison)
+        result.checks = evaluate(expectations, comparison)
