@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
-#   make run    install, run configs/quickstart.yaml, print its report
+#   make run    install, compare margin with random on digits over 5 seeds
+#               (configs/quickstart-sweep.yaml), print the comparison and the report's path
 #   make test   install with the dev extras, run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -20,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	@run_dir=$$($(BIN)/alcli run configs/quickstart.yaml) && $(BIN)/alcli report "$$run_dir"
+	@$(BIN)/alcli sweep configs/quickstart-sweep.yaml --sweep-dir "sweeps/quickstart-$$(date +%Y%m%d-%H%M%S)"
 
 # pytest exits 5 when it collects no test: that fails here like any other non-zero code.
 test: $(VENV)/.installed-dev

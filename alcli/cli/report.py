@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from alcli.cli.common import Format, RunDirArg, out, user_errors
+from alcli.cli.common import Format, RunDirArg, err, out, user_errors
 
 
 def report(
@@ -15,11 +17,31 @@ def report(
     format_: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
         Format.table
     ),
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Also write a self-contained HTML report.",
+            show_default=False,
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Also write the learning curves (.png or .svg).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show a run's loops and summary (reads CSV and JSON only; never unpickles)."""
     from alcli import reporting  # on use: a command loads only what it needs
 
     with user_errors():
+        if html is not None or plot is not None:
+            _write_files(run_dir, html, plot)
         if format_ is Format.csv:
             out.out(reporting.to_csv(run_dir), end="")
             return
@@ -30,6 +52,31 @@ def report(
             out.print(to_table(data))
             if data["replay"]:
                 out.print(replay_table(data["replay"], "cost" in (data["loops"] or [{}])[0]))
+
+
+def _write_files(run_dir: Path, html: Path | None, plot: Path | None) -> None:
+    """The run's HTML report and plot, checked before anything is written."""
+    from alcli import reporting
+    from alcli.atomic import write_atomic
+    from alcli.errors import ConfigError, UserInputError
+    from alcli.reporting.html import run_html
+    from alcli.reporting.plots import plot_run
+    from alcli.reporting.runs import library_versions
+
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise ConfigError("report", [f"--plot {plot}: give a file name ending in .png or .svg"])
+    data = reporting.load_report(run_dir)
+    if plot is not None:
+        if not data["summary"]["metric_names"] or not data["loops"]:
+            raise UserInputError(
+                f"{run_dir} has no test metrics to plot (no test set, or no loop yet)"
+            )
+        plot_run(data, plot)
+        err.print(f"plot: {escape(str(plot))}")
+    if html is not None:
+        page = run_html(data, (run_dir / "config.yaml").read_text(), library_versions())
+        write_atomic(html, page, sync=False)
+        err.print(f"report: {escape(str(html))}")
 
 
 def to_table(report: dict[str, Any]) -> Table:

@@ -75,8 +75,11 @@ def finish_sweep(result, quiet: bool) -> None:
         err.print(f"report: {escape(str(result.report))}")
     out.out(str(result.path))
     failed_checks = [c for c in result.checks if not c.passed]
-    for check in failed_checks:
-        err.print(f"[bold red]check failed:[/] {escape(check.message)}")
+    for check in result.checks:
+        if not check.passed:
+            err.print(f"[bold red]check failed:[/] {escape(check.message)}")
+        elif not quiet:
+            err.print(f"[green]check ok:[/] {escape(check.message)}")
     if result.failures:
         err.print(
             f"{len(result.failures)} of {result.runs} runs failed; fix the cause and "

@@ -30,6 +30,8 @@ from alcli.labelers import first_with
 #: What the baseline may not replace: they fix the test split and the initial set.
 SHARED_SECTIONS = ("data", "init", "seed", "metrics")
 BASELINE_LABEL = "baseline"
+#: The one cell of a sweep with no grid (the base config over seeds).
+BASE_LABEL = "base"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]")
 MAX_DIR_NAME = 120
 
@@ -123,7 +125,9 @@ def make_plan(sweep: SweepFile, base: dict[str, Any], base_dir: Path, source: st
     grid_keys = list(sweep.grid)
     for values in itertools.product(*sweep.grid.values()):
         overrides = dict(zip(grid_keys, values, strict=True))
-        raws.append((_cell_id(overrides, grid_keys, sweep.grid), overrides, base, False))
+        raws.append(
+            (_cell_id(overrides, grid_keys, sweep.grid) or BASE_LABEL, overrides, base, False)
+        )
     if sweep.baseline is not None:
         problems += _baseline_problems(sweep.baseline)
         kept = [k for k in grid_keys if k.split(".")[0] not in sweep.baseline]
