@@ -12,10 +12,12 @@ which the baseline may not change.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ from typing import Any
 import yaml
 
 from alcli.config import ExperimentConfig, freeze, validate_config
-from alcli.errors import ConfigError, preview
+from alcli.engine import prepare
+from alcli.errors import ConfigError, UserInputError
 from alcli.experiments.sweep_file import SweepFile
 from alcli.labelers import first_with
 
@@ -119,7 +122,9 @@ def make_plan(sweep: SweepFile, base: dict[str, Any], base_dir: Path, source: st
     ConfigError
         One line per invalid cell (and per grid key that is not a config key), all at once.
     """
-    problems: list[str] = []
+    if problems := _unknown_grid_keys(sweep, base, base_dir):
+        raise ConfigError(source, problems)
+    problems: list[tuple[str, str]] = []  # (cell, problem); cell "" for the sweep as a whole
     cells: list[Cell] = []
     raws: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = []
     grid_keys = list(sweep.grid)
@@ -129,7 +134,7 @@ def make_plan(sweep: SweepFile, base: dict[str, Any], base_dir: Path, source: st
             (_cell_id(overrides, grid_keys, sweep.grid) or BASE_LABEL, overrides, base, False)
         )
     if sweep.baseline is not None:
-        problems += _baseline_problems(sweep.baseline)
+        problems += [("", p) for p in _baseline_problems(sweep.baseline)]
         kept = [k for k in grid_keys if k.split(".")[0] not in sweep.baseline]
         replaced = {**base, **copy.deepcopy(sweep.baseline)}
         seen_configs = [_with(base, o) for _, o, _, _ in raws]
@@ -143,10 +148,10 @@ def make_plan(sweep: SweepFile, base: dict[str, Any], base_dir: Path, source: st
         try:
             config = _cell_config(start, overrides, base_dir, f"{source} [{cell_id}]")
         except ConfigError as exc:
-            problems += [f"{cell_id}: {p}" for p in exc.problems]
+            problems += [(cell_id, p) for p in exc.problems]
             continue
-        if problem := _needs_a_person(config):
-            problems.append(f"{cell_id}: {problem}")
+        if problem := _needs_a_person(config) or _preflight_problem(config):
+            problems.append((cell_id, problem))
             continue
         frozen = yaml.safe_load(freeze(config)[0])
         frozen.pop("seed", None)
@@ -192,6 +197,16 @@ def _needs_a_person(config: ExperimentConfig) -> str | None:
         f"labeler: {link.kind} waits for a person, and a sweep runs unattended; sweep with "
         "a simulated labeler (oracle, noisy_oracle, model) and label by hand in single runs"
     )
+
+
+def _preflight_problem(config: ExperimentConfig) -> str | None:
+    """What `alcli run` would refuse once it held the config against its data (an initial
+    set larger than the pool, a metric the classes do not allow, ...)."""
+    try:
+        prepare(config)
+    except UserInputError as exc:
+        return str(exc).strip()
+    return None
 
 
 def _baseline_problems(baseline: dict[str, Any]) -> list[str]:
@@ -248,13 +263,48 @@ def _run_name(sweep_name: str, seed: int) -> str:
     return f"{sweep_name}-s{seed}"[:100]
 
 
-def _unique(problems: list[str]) -> list[str]:
+def _unique(problems: list[tuple[str, str]]) -> list[str]:
     """The same problem in many cells is said once, with the cells it is in."""
     by_problem: dict[str, list[str]] = {}
-    for line in problems:
-        cell, _, problem = line.partition(": ")
+    for cell, problem in problems:
         by_problem.setdefault(problem, []).append(cell)
     lines = []
-    for problem, where in by_problem.items():
-        lines.append(f"{preview(where, 3)}: {problem}" if where[0] else problem)
+    for problem, cells in by_problem.items():
+        if not cells[0]:
+            lines.append(problem)
+            continue
+        where = "; ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
+        lines.append(f"[{where}] {problem}")
     return lines
+
+
+def _unknown_grid_keys(sweep: SweepFile, base: dict[str, Any], base_dir: Path) -> list[str]:
+    """Grid keys that look like a typo of a key the base config has (``strategy.nmae``).
+
+    A key the base lacks may still be right (``strategy.space`` belongs to kcenter, not to the
+    base's margin), so only a near miss is refused here; the cells' validation says the rest.
+    """
+    try:
+        frozen = yaml.safe_load(freeze(_cell_config(base, {}, base_dir, "base"))[0])
+    except ConfigError:
+        return []  # the cells' validation will say what is wrong with the base
+    known = list(_flat_keys(frozen))
+    problems = []
+    for key in sweep.grid:
+        if key in known or any(k.startswith(key + ".") for k in known):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if close:
+            problems.append(
+                f"grid.{key}: not a config key (did you mean '{close[0]}'?); grid keys are "
+                "config key paths as --set takes them"
+            )
+    return problems
+
+
+def _flat_keys(node: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _flat_keys(value, f"{prefix}.{key}" if prefix else str(key))
+    elif prefix:
+        yield prefix
