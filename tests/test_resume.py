@@ -30,6 +30,7 @@ import yaml
 from alcli.atomic import write_atomic
 from alcli.cli.common import _terminate as cli_terminate
 from alcli.rundir import RunDir
+from alcli.rundir.integrity import file_digest
 from tests.conftest import merge
 
 ALCLI = [sys.executable, "-m", "alcli"]
@@ -711,6 +712,11 @@ def _newer(path: Path) -> None:
     arrays["schema_version"] = np.int64(99)
     with path.open("wb") as handle:
         np.savez(handle, **arrays)
+    # A newer alcli records the file it wrote in the loop's manifest, as this one does.
+    manifest = path.parent / "manifest.json"
+    files = json.loads(manifest.read_text())
+    files["files"][path.name] = [file_digest(path)]
+    manifest.write_text(json.dumps(files))
 
 
 @pytest.mark.parametrize("name", ["run.json", "loops/0001/state.npz"])

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from alcli import __version__
-from alcli.cli import catalog, report, run, sweep
+from alcli.cli import catalog, doctor, report, run, sweep
 from alcli.cli.common import out
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command()(run.validate)
 app.command()(sweep.sweep)
 app.command()(sweep.compare)
 app.command()(sweep.check)
+app.command()(doctor.doctor)
 app.command()(catalog.strategies)
 app.command(name="stop-criteria")(catalog.stop_criteria)
 

@@ -43,6 +43,12 @@ class ProgressPrinter:
         if self.quiet:
             return
         kind = event["event"]
+        if kind == "repaired":
+            # Said even on a terminal with a bar: the user should know the loops were redone.
+            self.console.print(
+                f"damaged loops were moved to {event['moved_to']} and are done again",
+                highlight=False,
+            )
         if kind in ("start", "resume"):
             total = event["max_loops"] + 1
             done = event.get("from_loop", 0)

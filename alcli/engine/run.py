@@ -17,11 +17,15 @@ from alcli.engine.preflight import Experiment, check_terminal, prepare
 from alcli.engine.runner import EventSink, ExtensionRefused, Runner, RunResult, replay_history
 from alcli.engine.state import LEGACY_TRAIN_ORDER, TRAIN_ORDER, Batch, plain_list
 from alcli.errors import ConfigError, Interrupted, RunDirError, plural
-from alcli.labelers import first_with
+from alcli.labelers import LABELERS, first_with
 from alcli.labelers.file import take_answers
 from alcli.models import blas_threads
 from alcli.rundir import RunDir, default_run_path
+from alcli.rundir.integrity import answers_by, inspect_run, raise_if_damaged
 from alcli.stopping import build_criteria, watch_signals
+
+#: Labelers whose answers a person gave: they cannot be recomputed.
+PERSON_KINDS = {name for name, cls in LABELERS.items() if cls.may_wait or cls.needs_tty}
 
 
 def start(
@@ -89,6 +93,7 @@ def resume(
                 f"{rundir.config_path} was edited after the run started, so resuming would not "
                 "continue the same experiment. Restore it, or start a new run with `alcli run`."
             )
+        set_aside = _repair_damaged_loops(rundir)
         extended = [*(meta.get("overrides") or []), *_stop_keys_only(overrides, path)]
         config = load_config(rundir.config_path, extended)
         experiment = prepare(config, initial_set=not rundir.complete_loops())
@@ -150,6 +155,8 @@ def resume(
         rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
         train_order = meta.get("train_order", LEGACY_TRAIN_ORDER)
         runner = Runner(experiment, rundir, on_event, train_order=train_order)
+        if set_aside is not None:
+            runner.emit({"event": "repaired", "moved_to": str(set_aside)})
         last = restore_history(runner.state)
         restore = True
         if last is not None and extended and (overrides or meta.get("status") != "completed"):
@@ -177,6 +184,28 @@ def resume(
             files = " and ".join(str(path) for path, _ in sources)
             result.message = f"Recorded {plural(taken, 'answer')} from {files}.\n{result.message}"
         return result
+
+
+def _repair_damaged_loops(rundir: RunDir) -> Path | None:
+    """Check the run directory before resuming it. A damaged or missing loop whose labels a
+    simulation gave is moved aside (with the loops after it) and done again, which gives the
+    same result; one that holds answers people gave is refused: `alcli doctor --repair` moves
+    it aside when the user says so. Returns where the loops went, if anywhere."""
+    found = inspect_run(rundir.path, deep=False)
+    first = found.first_damaged_loop
+    unrepairable = [f for f in found.damage if f.loop is None and not f.resume_fixes]
+    if unrepairable:
+        raise_if_damaged(found, "resuming")
+    if first is None:
+        return None
+    people = answers_by(rundir.path, first, PERSON_KINDS)
+    if people:
+        raise_if_damaged(
+            found,
+            f"resuming ({plural(people, 'answer')} people gave from loop {first} on would have "
+            "to be given again)",
+        )
+    return rundir.set_aside_loops(first)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -15,12 +15,16 @@ from alcli.errors import RunDirError
 from alcli.metrics import aulc, labels_to_reach
 from alcli.reporting.replay import replay
 from alcli.rundir import RunDir, read_metrics_csv, step_seconds
+from alcli.rundir.integrity import inspect_run, raise_if_damaged
+from alcli.rundir.tables import rows_of_records
 
 
 def load_report(path: Path) -> dict[str, Any]:
     """The run's metadata, a summary, and one dict per complete loop (metrics.csv's keys)."""
     rundir = RunDir.open(path)
     meta = rundir.read_meta()
+    if not rundir.is_busy():  # a run going on may be between a loop folder and its row
+        raise_if_damaged(inspect_run(path, deep=False), "a report")
     try:
         config = yaml.safe_load(rundir.config_path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -32,12 +36,26 @@ def load_report(path: Path) -> dict[str, Any]:
     if not has_test_set(data.get("test_path"), data.get("test_size")):
         metric_names = []  # no test set: nothing was scored
     loops = read_metrics_csv(path / "metrics.csv", metric_names)
+    loops += _rows_not_written_yet(rundir, loops, metric_names)
     return {
         "run": {"path": str(path), **meta},
         "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
         "loops": loops,
         "replay": replay(loops, metric_names),
     }
+
+
+def _rows_not_written_yet(
+    rundir: RunDir, loops: list[dict[str, Any]], metric_names: list[str]
+) -> list[dict[str, Any]]:
+    """The complete loops metrics.csv has no row for yet (a kill fell between a loop's folder
+    and its row), from their metrics.json."""
+    complete = rundir.complete_loops()
+    missing = complete[len(loops) :]
+    if not missing:
+        return []
+    header = list(loops[0]) if loops else None
+    return rows_of_records([rundir.read_loop_metrics(k) for k in missing], metric_names, header)
 
 
 def to_json(report: dict[str, Any]) -> str:

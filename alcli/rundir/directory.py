@@ -31,6 +31,7 @@ import numpy as np
 
 from alcli.atomic import DIR_MODE, TMP_PREFIX, csv_text, exclusive, uninterrupted, write_atomic
 from alcli.errors import RunDirError
+from alcli.rundir.integrity import MANIFEST, file_digest, manifest_text
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "awaiting_labels", "stopped", "completed", "failed")
@@ -192,6 +193,27 @@ class RunDir:
                 else:
                     leftover.unlink(missing_ok=True)
 
+    def set_aside_loops(self, first: int) -> Path | None:
+        """Move loop ``first`` and every later loop folder (and metrics.csv, which resume
+        rebuilds) into ``damaged/<time>/``: kept, never deleted, since they may hold answers
+        people gave; run.json then says the run stopped after loop ``first - 1``. Returns
+        that folder (None when there was no loop to move)."""
+        loops = [k for k in self.complete_loops() if k >= first]
+        metrics = self.path / "metrics.csv"
+        aside = None
+        with uninterrupted():
+            if loops:  # metrics.csv goes with them (it has their rows; resume rebuilds it)
+                aside = self.path / "damaged" / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+                (aside / "loops").mkdir(parents=True)
+                for loop in loops:
+                    os.replace(self.loop_path(loop), aside / "loops" / f"{loop:04d}")
+                if metrics.exists():
+                    os.replace(metrics, aside / "metrics.csv")
+            self.update_meta(
+                status="stopped", last_loop=first - 1 if first > 0 else None, stop_reason=None
+            )
+        return aside
+
     # --- a batch waiting for labels ---------------------------------------------------------
 
     def pending_path(self, loop: int) -> Path:
@@ -201,10 +223,7 @@ class RunDir:
         """Save the batch of ``loop`` and its answers so far (``batch.npz``, atomically)."""
         folder = self.pending_path(loop)
         folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        arrays = {k: v for k, v in arrays.items() if k != "schema_version"}  # read back, resaved
-        np.savez(buffer, schema_version=np.int64(SCHEMA_VERSION), **arrays)
-        write_atomic(folder / "batch.npz", buffer.getvalue())
+        write_atomic(folder / "batch.npz", _npz_bytes(arrays))  # schema_version read back, resaved
 
     def read_pending(self) -> tuple[int, dict[str, np.ndarray]] | None:
         """The loop waiting for labels and its saved batch, or None.
@@ -256,11 +275,15 @@ class RunDir:
                 shutil.rmtree(staging)
             staging.mkdir()
             try:
-                for name, content in files.items():
-                    payload = content.encode() if isinstance(content, str) else content
+                payloads = {
+                    name: content.encode() if isinstance(content, str) else content
+                    for name, content in files.items()
+                }
+                payloads["state.npz"] = _npz_bytes(arrays)
+                for name, payload in payloads.items():
                     (staging / name).write_bytes(payload)
-                with open(staging / "state.npz", "wb") as handle:
-                    np.savez(handle, schema_version=np.int64(SCHEMA_VERSION), **arrays)
+                # Inside the folder before its rename: what resume and doctor check it against.
+                (staging / MANIFEST).write_text(manifest_text(payloads))
                 if model is not None:
                     import joblib
 
@@ -278,10 +301,20 @@ class RunDir:
         """Replace a complete loop's state.npz, then its metrics.json, each atomically (an
         extended run takes the loop's stop decision again); drop its model unless kept."""
         folder = self.loop_path(loop)
-        buffer = io.BytesIO()
-        np.savez(buffer, schema_version=np.int64(SCHEMA_VERSION), **arrays)
-        write_atomic(folder / "state.npz", buffer.getvalue())
-        write_atomic(folder / "metrics.json", metrics_json)
+        payloads = {"state.npz": _npz_bytes(arrays), "metrics.json": metrics_json.encode()}
+        old = {name: [file_digest(folder / name)] for name in payloads if (folder / name).exists()}
+        kept = {
+            name: [file_digest(folder / name)]
+            for name in ("selected.csv", "labels.csv", "skipped.csv")
+            if (folder / name).exists()
+        }
+        # The manifest accepts the old and the new versions while the two files are replaced
+        # one after the other (a kill in between leaves a loop that still checks), then only
+        # the new ones.
+        write_atomic(folder / MANIFEST, manifest_text(payloads, {**old, **kept}))
+        write_atomic(folder / "state.npz", payloads["state.npz"])
+        write_atomic(folder / "metrics.json", payloads["metrics.json"])
+        write_atomic(folder / MANIFEST, manifest_text(payloads, kept))
         if not keep_model:
             (folder / "model.joblib").unlink(missing_ok=True)
 
@@ -317,7 +350,7 @@ class RunDir:
         with the loop folders: a kill can fall between them, or tear its last line)."""
         path = self.path / "metrics.csv"
         text = csv_text(header, rows)
-        if not (path.exists() and path.read_text() == text):
+        if not (path.exists() and path.read_bytes() == text.encode()):
             write_atomic(path, text)
 
     def append_metrics_row(self, header: list[str], row: list[Any], sync: bool = True) -> None:
@@ -369,6 +402,13 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     if "schema_version" in arrays:
         check_schema_version(arrays["schema_version"].item(), path)
     return arrays
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    arrays = {k: v for k, v in arrays.items() if k != "schema_version"}
+    np.savez(buffer, schema_version=np.int64(SCHEMA_VERSION), **arrays)
+    return buffer.getvalue()
 
 
 def _append(path: Path, payload: bytes, sync: bool) -> None:

@@ -182,15 +182,36 @@ def read_metrics_csv(path: Path, metric_names: list[str]) -> list[dict[str, Any]
     """
     if not path.exists():
         return []
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
     try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
         return [_typed(row, metric_names) for row in rows]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
         raise RunDirError(
             f"{path} is not as alcli writes it; it was changed by hand. `alcli resume` "
             "rewrites it from the loop folders."
         ) from None
+
+
+def rows_of_records(
+    records: list[dict[str, Any]], metric_names: list[str], header: list[str] | None
+) -> list[dict[str, Any]]:
+    """metrics.csv's rows, typed, for loops given by their metrics.json (the rows a kill left
+    unwritten); ``header``: the columns metrics.csv has (None: guessed from the records)."""
+    if header is None:
+        optional = [k for k in OPTIONAL_COLUMNS if records and k in _present(records[0])]
+    else:
+        optional = [k for k in header if k in OPTIONAL_COLUMNS]
+    names = metrics_header(metric_names, optional)
+    rows = []
+    for data in records:
+        cells = metrics_row(LoopRecord.from_json(data), metric_names, optional)
+        rows.append(_typed(dict(zip(names, [str(c) for c in cells], strict=True)), metric_names))
+    return rows
+
+
+def _present(record: dict[str, Any]) -> set[str]:
+    return {k for k, v in record.items() if v is not None} | set(record.get("signals") or {})
 
 
 def step_seconds(row: dict[str, Any]) -> float:
