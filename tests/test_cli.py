@@ -290,7 +290,21 @@ def test_python_dash_m_and_version():
     assert "run" in usage.stdout + usage.stderr and "resume" in usage.stdout + usage.stderr
 
 
-BUNDLED = sorted(Path(__file__).parents[1].joinpath("configs").rglob("*.yaml"))
+def is_sweep_file(path: Path) -> bool:
+    return "grid" in (yaml.safe_load(path.read_text()) or {}) or "sweep" in path.stem
+
+
+ALL_YAML = sorted(Path(__file__).parents[1].joinpath("configs").rglob("*.yaml"))
+BUNDLED = [path for path in ALL_YAML if not is_sweep_file(path)]
+SWEEPS = [path for path in ALL_YAML if is_sweep_file(path)]
+
+
+@pytest.mark.parametrize("sweep", SWEEPS, ids=[p.stem for p in SWEEPS])
+def test_every_bundled_sweep_file_plans(sweep):
+    from alcli.experiments import plan_sweep
+
+    _, plan, _ = plan_sweep(sweep)
+    assert plan.runs
 
 
 def asks_people(config: Path) -> bool:

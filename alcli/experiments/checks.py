@@ -34,6 +34,7 @@ __all__ = [
     "Expectation",
     "Outcome",
     "check_names",
+    "check_names_in",
     "evaluate",
     "junit_xml",
     "paired_interval",
@@ -79,19 +80,49 @@ def check_names(expectations: Sequence[Expectation], comparison: Comparison) -> 
     keys = list(
         dict.fromkeys([*comparison.group_keys, *(k for g in comparison.groups for k in g.keys)])
     )
+    check_names_in(expectations, recorded, keys, comparison.metric, comparison.target is not None)
+
+
+def check_names_in(
+    expectations: Sequence[Expectation],
+    recorded: list[str],
+    keys: list[str],
+    metric: str,
+    has_target: bool = True,
+) -> None:
+    """:func:`check_names` on the names a comparison has (or will have: a sweep checks its
+    expectations against its plan before any run starts).
+
+    Parameters
+    ----------
+    expectations : sequence of Expectation
+    recorded : list of str
+        The metrics the runs record.
+    keys : list of str
+        The compared keys (selectors' ``KEY=VALUE`` must name one).
+    metric : str
+        The comparison's metric, for the example in a message.
+    has_target : bool
+        Whether the comparison has a target (``labels_to_target`` needs one).
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, with the names available.
+    """
     problems, sources = [], []
     for expectation in expectations:
         found = []
-        metric = expectation.metric
-        if metric is not None and metric not in recorded:
+        name = expectation.metric
+        if name is not None and name not in recorded:
             found.append(
-                f"no run recorded the metric '{metric}'{_did_you_mean(metric, recorded)}; "
+                f"no run recorded the metric '{name}'{_did_you_mean(name, recorded)}; "
                 f"recorded: {preview(recorded, 10) or 'none'}"
             )
-        if expectation.summary == "labels_to_target" and comparison.target is None:
+        if expectation.summary == "labels_to_target" and not has_target:
             found.append(
                 "labels_to_target needs the comparison's target, and it has none; check a "
-                f"metric instead (e.g. final.{comparison.metric} >= 0.9)"
+                f"metric instead (e.g. final.{metric} >= 0.9)"
             )
         for selector in (expectation.selector, expectation.versus):
             for term in selector.terms if selector else ():

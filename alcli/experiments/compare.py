@@ -162,9 +162,18 @@ def _group_keys(runs: list[RunCurve], by: list[str] | None) -> list[str]:
                 ],
             )
         return list(by)
+    return differing_keys([run.keys for run in runs])
+
+
+def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
+    """The keys whose values are not the same in every flattened config (a key some configs
+    lack differs too), in the order they first appear."""
+    ordered = dict.fromkeys(key for config in configs for key in config)
     missing = object()
     return [
-        key for key in ordered if len({_hashable(run.keys.get(key, missing)) for run in runs}) > 1
+        key
+        for key in ordered
+        if len({_hashable(config.get(key, missing)) for config in configs}) > 1
     ]
 
 
@@ -263,13 +272,11 @@ def _pair_with_reference(comparison: Comparison, value: str) -> None:
         if ref is None:
             continue
         group.reference = ref.label
-        mine = {r.seed: r for r in group.runs}
-        theirs = {r.seed: r for r in ref.runs}
-        for seed in sorted(set(mine) & set(theirs)):
-            problem = _pairing_problem(mine[seed], theirs[seed])
+        for mine, theirs in _paired_runs(group, ref, references[ref.label].split(".")[0]):
+            problem = _pairing_problem(mine, theirs)
             if problem:
                 problems.append(problem)
-            group.pairs.append((mine[seed], theirs[seed]))
+            group.pairs.append((mine, theirs))
         _paired_statistics(group, comparison)
     if problems:
         raise UserInputError(
@@ -293,6 +300,30 @@ def _matching_reference(
         if all(_hashable(group.keys.get(k)) == _hashable(ref.keys.get(k)) for k in outside):
             candidates.append(ref)
     return candidates[0] if len(candidates) == 1 else None
+
+
+def _paired_runs(group: Group, ref: Group, section: str) -> list[tuple[RunCurve, RunCurve]]:
+    """The group's runs paired with the reference's by seed. Where a seed has several runs on
+    a side (``--by`` left other differing keys out of the groups), each run is paired with the
+    reference's run alike in every key outside the reference's section, if there is one."""
+    pairs = []
+    for seed in sorted({r.seed for r in group.runs} & {r.seed for r in ref.runs}):
+        mine = [r for r in group.runs if r.seed == seed]
+        theirs = [r for r in ref.runs if r.seed == seed]
+        if len(mine) == 1 and len(theirs) == 1:
+            pairs.append((mine[0], theirs[0]))
+            continue
+        for run in mine:
+            alike = [t for t in theirs if _outside(t, section) == _outside(run, section)]
+            if len(alike) == 1:
+                pairs.append((run, alike[0]))
+    return pairs
+
+
+def _outside(run: RunCurve, section: str) -> tuple:
+    return tuple(
+        sorted((k, _hashable(v)) for k, v in run.keys.items() if k.split(".")[0] != section)
+    )
 
 
 def _pairing_problem(mine: RunCurve, theirs: RunCurve) -> str | None:

@@ -4,6 +4,8 @@ resumed). When every run has ended, the results and the report are written from 
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +14,17 @@ from typing import Any
 from alcli.atomic import csv_text
 from alcli.errors import Interrupted
 from alcli.experiments.backends import LocalBackend
+from alcli.experiments.checks import (
+    Expectation,
+    check_names,
+    check_names_in,
+    evaluate,
+    parse_expectations,
+)
 from alcli.experiments.checks import Outcome as CheckOutcome
-from alcli.experiments.checks import check_names, evaluate, parse_expectations
-from alcli.experiments.compare import collect_runs, compare
+from alcli.experiments.compare import collect_runs, compare, differing_keys
 from alcli.experiments.plan import Plan, make_plan
-from alcli.experiments.sweep_dir import PENDING, SweepDir
+from alcli.experiments.sweep_dir import SweepDir
 from alcli.experiments.sweep_file import SweepFile, load_sweep_file
 from alcli.experiments.worker import Outcome
 from alcli.reporting.comparison import (
@@ -27,7 +35,7 @@ from alcli.reporting.comparison import (
     summary_rows,
 )
 from alcli.reporting.html import comparison_html
-from alcli.reporting.runs import library_versions
+from alcli.reporting.runs import describing_keys, library_versions, recorded_metrics
 
 SweepEvents = Callable[[dict[str, Any]], None]
 ENDED = ("completed",)
@@ -62,8 +70,9 @@ def plan_sweep(path: Path, overrides: list[str] = ()) -> tuple[SweepFile, Plan, 
         One message listing every invalid cell and every invalid expectation.
     """
     sweep, base, base_dir = load_sweep_file(path, overrides)
-    parse_expectations(sweep.expect, f"{path}: expect")
+    expectations = parse_expectations(sweep.expect, f"{path}: expect")
     plan = make_plan(sweep, base, base_dir, str(path))
+    _check_expectation_names(expectations, plan)
     frozen = {
         "name": sweep.name,
         "config": base,
@@ -76,6 +85,18 @@ def plan_sweep(path: Path, overrides: list[str] = ()) -> tuple[SweepFile, Plan, 
         "set": list(overrides),
     }
     return sweep, plan, frozen
+
+
+def _check_expectation_names(expectations: list[Expectation], plan: Plan) -> None:
+    """Refuse an expectation naming a metric or key the sweep's comparison will not have
+    (known from the plan) before the first run starts, not after the last."""
+    if not expectations:
+        return
+    configs = [cell.config for cell in plan.cells]
+    recorded = sorted({m for config in configs for m in recorded_metrics(config)})
+    keys = differing_keys([describing_keys(config) for config in configs])
+    compared = (recorded_metrics(configs[0]) or ["accuracy"])[0]
+    check_names_in(expectations, recorded, keys, compared)
 
 
 def start_sweep(
@@ -125,12 +146,23 @@ def _execute(
             }
         )
         failures: dict[str, str] = {}
-        for spec in todo:
-            states[spec.key] = "running" if states[spec.key] == PENDING else states[spec.key]
+        counted: set[str] = set()
+        status = _Throttled(lambda: sweep_dir.write_status(plan, states, attempts))
+
+        def progress(event: dict[str, Any]) -> None:
+            # A run is running (and its attempt counts) from its start, not from the sweep's.
+            key = event.get("run")
+            if event.get("event") in ("start", "resume") and key in states and key not in counted:
+                counted.add(key)
+                states[key] = "running"
+                attempts[key] = attempts.get(key, 0) + 1
+                status.write()
+            emit(event)
+
         try:
-            for outcome in LocalBackend(jobs).launch(todo, sweep_dir.path, emit):
-                _record(outcome, states, attempts, failures)
-                sweep_dir.write_status(plan, states, attempts)
+            for outcome in LocalBackend(jobs).launch(todo, sweep_dir.path, progress):
+                _record(outcome, states, attempts, failures, counted)
+                status.write()
                 emit({"event": "run_end", "run": outcome.key, "state": outcome.state})
         except KeyboardInterrupt:
             for spec in todo:
@@ -141,15 +173,40 @@ def _execute(
                 f"Sweep stopped with {done} of {len(specs)} runs completed; the others are "
                 f"checkpointed. Resume with `alcli resume {sweep_dir.path}`."
             ) from None
+        status.flush()
         result = SweepResult(sweep_dir.path, len(specs), states, failures)
         if result.completed == len(specs):
             _write_results(sweep_dir, result, expectations)
         return result
 
 
-def _record(outcome: Outcome, states: dict, attempts: dict, failures: dict) -> None:
+class _Throttled:
+    """status.csv is a view for people (each run's own run.json is the truth): rewritten at
+    most once a second while runs start and end, so a sweep of thousands of short runs does
+    not spend its time rewriting it; ``flush`` writes what is pending."""
+
+    def __init__(self, write: Callable[[], None], every: float = 1.0):
+        self._write, self._every = write, every
+        self._last, self._due = -math.inf, False
+
+    def write(self) -> None:
+        self._due = True
+        if time.monotonic() - self._last >= self._every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._due:
+            self._write()
+            self._last, self._due = time.monotonic(), False
+
+
+def _record(
+    outcome: Outcome, states: dict, attempts: dict, failures: dict, counted: set[str]
+) -> None:
     states[outcome.key] = outcome.state
-    if outcome.attempted:
+    if outcome.attempted and outcome.key not in counted:
+        # An attempt that ended before its run started (a config or data error).
+        counted.add(outcome.key)
         attempts[outcome.key] = attempts.get(outcome.key, 0) + 1
     if outcome.state == "failed":
         failures[outcome.key] = outcome.message
@@ -169,7 +226,8 @@ def _write_results(sweep_dir: SweepDir, result: SweepResult, expectations: list)
         csv_text(SUMMARY_COLUMNS, [list(r.values()) for r in summary_rows(comparison)]),
     )
     sweep_dir.write_result(
-        "results/curves.csv", csv_text(CURVE_COLUMNS, list(curve_rows(comparison)))
+        "results/curves.csv",
+        csv_text(CURVE_COLUMNS, list(curve_rows(comparison, root=sweep_dir.path))),
     )
     configs = {g.label: (g.runs[0].path / "config.yaml").read_text() for g in comparison.groups}
     html = comparison_html(

@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from alcli.config import apply_overrides, read_yaml_mapping
 from alcli.errors import ConfigError
-from alcli.schema import Section
+from alcli.schema import Section, did_you_mean
 
 #: What `baseline: none` (or null) means.
 NO_BASELINE = ("none", None)
@@ -141,7 +141,9 @@ def _worded(err: dict) -> str:
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         fields = [f for f in SweepFile.model_fields if f not in ("model_config",)]
-        return f"{key}: not a sweep key; sweep keys are {', '.join(fields)}"
+        return (
+            f"{key}: not a sweep key{did_you_mean(key, fields)}; sweep keys are {', '.join(fields)}"
+        )
     if err["type"] == "string_pattern_mismatch":
         return (
             f"{key}: '{err['input']}' cannot name a folder; use letters, digits, '.', '_' and "

@@ -22,8 +22,9 @@ Progress = Callable[[dict[str, Any]], None]
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    #: run.json's status after the attempt (completed, stopped, failed), or "skipped" for a
-    #: run that had already completed.
+    #: run.json's status after the attempt (completed, stopped, failed): "completed" with
+    #: ``attempted`` False for a run found completed, "pending" for one a stopped sweep never
+    #: started.
     state: str
     attempted: bool
     message: str = ""

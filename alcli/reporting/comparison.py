@@ -177,15 +177,17 @@ def summary_rows(comparison: Comparison) -> list[dict[str, Any]]:
     ]
 
 
-def curve_rows(comparison: Comparison) -> Iterator[list[Any]]:
-    """curves.csv's rows, long: one per run, loop and metric."""
+def curve_rows(comparison: Comparison, root: Path | None = None) -> Iterator[list[Any]]:
+    """curves.csv's rows, long: one per run, loop and metric; runs named by their path
+    relative to ``root`` (a sweep directory) when given."""
     for group in comparison.groups:
         for run in group.runs:
+            name = str(run.path if root is None else run.path.relative_to(root))
             for metric in run.metric_names:
                 values = run.values[metric]
                 for loop in range(run.loops):
                     yield [
-                        str(run.path),
+                        name,
                         group.label,
                         run.seed,
                         loop,

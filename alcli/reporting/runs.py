@@ -56,12 +56,7 @@ def read_run_curve(path: Path) -> RunCurve:
         raise RunDirError(f"{path / 'config.yaml'} cannot be read: {exc}") from None
     if not isinstance(config, dict) or not isinstance(config.get("metrics"), list):
         raise RunDirError(f"{path / 'config.yaml'} is not a config alcli wrote")
-    data = config.get("data") or {}
-    metric_names = (
-        list(config["metrics"])
-        if has_test_set(data.get("test_path"), data.get("test_size"))
-        else []
-    )
+    metric_names = recorded_metrics(config)
     loops = read_metrics_csv(path / "metrics.csv", metric_names)
     n_labeled = np.array([row["n_labeled"] for row in loops], dtype=np.int64)
     cost = None
@@ -80,6 +75,14 @@ def read_run_curve(path: Path) -> RunCurve:
         data_fingerprint=str(meta.get("data_fingerprint")),
         initial=_initial_set(path) if loops else (),
     )
+
+
+def recorded_metrics(config: dict[str, Any]) -> list[str]:
+    """The metrics a run of this frozen config records (none without a test set)."""
+    data = config.get("data") or {}
+    if not has_test_set(data.get("test_path"), data.get("test_size")):
+        return []
+    return list(config["metrics"])
 
 
 def describing_keys(config: dict[str, Any]) -> dict[str, Any]:

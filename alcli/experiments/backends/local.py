@@ -9,7 +9,6 @@ parent (a sweep killed with SIGKILL leaves no run going on alone).
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import contextlib
 import ctypes
 import os
@@ -64,51 +63,76 @@ def _in_processes(
     specs: list[RunSpec], root: Path, progress: Progress | None, jobs: int
 ) -> Iterator[Outcome]:
     context = get_context("spawn")
-    events = context.Queue()
+    tasks, messages, stopping = context.Queue(), context.Queue(), context.Event()
+    for spec in specs:
+        tasks.put(spec)
+    for _ in range(jobs):
+        tasks.put(None)  # one "no more work" per worker
     with _pinned_threads(threads_per_job(jobs)):
-        pool = futures.ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_start_worker, initargs=(events,)
-        )
-        # Workers start as work is submitted, so this stays inside the pinned environment.
-        pending = {pool.submit(_run_in_worker, spec, root): spec for spec in specs}
+        workers = [
+            context.Process(target=_work, args=(tasks, messages, stopping, root), daemon=True)
+            for _ in range(jobs)
+        ]
+        for worker in workers:
+            worker.start()
+    running: dict[int, str] = {}  # worker pid -> the run it works on
+    remaining = {spec.key for spec in specs}
     try:
-        while pending:
-            done, _ = futures.wait(pending, _POLL_SECONDS, futures.FIRST_COMPLETED)
-            _drain(events, progress)
-            for future in done:
-                spec = pending.pop(future)
-                yield _outcome_of(future, spec)
-        _drain(events, progress)
+        while remaining:
+            try:
+                kind, *payload = messages.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                yield from _lost_runs(workers, running, remaining)
+                continue
+            if kind == "event":
+                if progress is not None:
+                    progress(payload[0])
+            elif kind == "start":
+                running[payload[0]] = payload[1]
+            else:  # "done"
+                running.pop(payload[0], None)
+                remaining.discard(payload[1].key)
+                yield payload[1]
     finally:
-        if pending:
+        if remaining:
             # Interrupted (Ctrl-C, SIGTERM, or the consumer stopped): no new run starts, and
             # each running one is asked to stop as Ctrl-C stops a run: after a checkpoint.
-            for future in pending:
-                future.cancel()
-            for pid in list(pool._processes or {}):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGINT)
-        pool.shutdown(wait=True, cancel_futures=True)
-        events.close()
+            stopping.set()
+            for worker in workers:
+                with contextlib.suppress(ProcessLookupError, TypeError):
+                    os.kill(worker.pid, signal.SIGINT)
+        _wait_for(workers, messages, progress)
+        tasks.cancel_join_thread()  # specs no worker took: nobody will read them
 
 
-def _outcome_of(future: futures.Future, spec: RunSpec) -> Outcome:
-    try:
-        return future.result()
-    except futures.process.BrokenProcessPool:
-        return Outcome(spec.key, "failed", True, "its worker process died (out of memory?)")
-    except Exception as exc:  # a bug in a worker must not end the sweep
-        return Outcome(spec.key, "failed", True, f"{type(exc).__name__}: {exc}")
+def _lost_runs(workers, running: dict[int, str], remaining: set[str]) -> Iterator[Outcome]:
+    """Runs whose worker died under them (killed, out of memory), and, once no worker is
+    left, the runs nobody took."""
+    for worker in workers:
+        if worker.exitcode is not None and worker.pid in running:
+            key = running.pop(worker.pid)
+            remaining.discard(key)
+            yield Outcome(
+                key, "failed", True, f"its worker process died (exit code {worker.exitcode})"
+            )
+    if remaining and all(worker.exitcode is not None for worker in workers):
+        for key in sorted(remaining):
+            yield Outcome(key, "failed", False, "no worker process was left to run it")
+        remaining.clear()
 
 
-def _drain(events, progress: Progress | None) -> None:
-    while True:
+def _wait_for(workers, messages, progress: Progress | None) -> None:
+    """Wait for every worker to end, reading what they still say (a worker cannot exit
+    while its last messages wait in a full pipe)."""
+    while any(worker.is_alive() for worker in workers):
         try:
-            event = events.get_nowait()
-        except (queue.Empty, OSError, ValueError):
-            return
-        if progress is not None:
-            progress(event)
+            kind, *payload = messages.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            continue
+        if kind == "event" and progress is not None:
+            progress(payload[0])
+    for worker in workers:
+        worker.join()
 
 
 @contextlib.contextmanager
@@ -128,24 +152,35 @@ def _pinned_threads(threads: int) -> Iterator[None]:
 
 # --- in the worker ----------------------------------------------------------------------------
 
-_events = None
+
+def _work(tasks, messages, stopping, root: Path) -> None:
+    """A worker: take runs until there are none (or the sweep stops), one at a time."""
+    _detach()
+    pid = os.getpid()
+
+    def forward(event: dict) -> None:
+        messages.put(("event", event))
+
+    while True:
+        spec = tasks.get()
+        if spec is None or stopping.is_set():
+            return
+        messages.put(("start", pid, spec.key))
+        # Ctrl-C (forwarded by the parent) stops the run in progress, never an idle worker.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            outcome = execute_run(spec, root, forward)
+        except KeyboardInterrupt:
+            outcome = Outcome(spec.key, "stopped", True, "interrupted", interrupted=True)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        messages.put(("done", pid, outcome))
 
 
-def _start_worker(events) -> None:
-    global _events
-    _events = events
+def _detach() -> None:
     os.setsid()  # out of the terminal's process group: Ctrl-C comes through the parent
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before the line above
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _run_in_worker(spec: RunSpec, root: Path) -> Outcome:
-    # Ctrl-C (forwarded by the parent) stops the run in progress, never an idle worker.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return execute_run(spec, root, _events.put if _events is not None else None)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
