@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import io
 import os
+import shutil
 import signal
 import stat
 import tempfile
@@ -85,6 +87,45 @@ def write_atomic(path: Path, data: bytes | str, sync: bool = True) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+#: What a full disk, a quota or a read-only folder raise: the storage, not the data.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
+
+def storage_message(exc: OSError, where: Path) -> str:
+    """``cannot write X: No space left on device (12 kB free there)``."""
+    target = Path(exc.filename) if exc.filename else where
+    try:
+        probe = target if target.is_dir() else target.parent
+        free = f" ({_size(shutil.disk_usage(probe).free)} free there)"
+    except OSError:
+        free = ""
+    return f"cannot write {target}: {os.strerror(exc.errno)}{free}"
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def write_in_place(path: Path, data: bytes | str) -> None:
+    """Overwrite a small file where it is, for when the disk is full: a new file would need
+    space, while the blocks the old one holds can be written again. Not atomic: the last
+    resort for recording a status, never for data."""
+    payload = data.encode() if isinstance(data, str) else data
+    with uninterrupted(), open(path, "r+b") as handle:
+        handle.write(payload)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def csv_text(header: list[str] | None, rows: list[list[Any]]) -> str:

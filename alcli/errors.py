@@ -57,6 +57,11 @@ class ExperimentFailed(AlcliError):
     """A step failed while the experiment ran (the run directory records it as failed)."""
 
 
+class StorageFull(AlcliError):
+    """The run directory's storage refused a write (full disk, quota, read-only folder); the
+    run is stopped after its last complete loop and resumes once there is room."""
+
+
 class Interrupted(AlcliError):
     """The user stopped the run (Ctrl-C or SIGTERM); it is checkpointed and resumable."""
 

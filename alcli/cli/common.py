@@ -52,6 +52,15 @@ def user_errors() -> Iterator[None]:
         prefix = "[bold red]error:[/] " if exc.exit_code == 2 else ""
         err.print(prefix + escape(str(exc)))
         raise typer.Exit(exc.exit_code) from None
+    except OSError as exc:
+        from alcli.atomic import is_storage_error, storage_message
+
+        if not is_storage_error(exc):
+            raise
+        # A write outside a loop (creating, resuming, recording answers): nothing was
+        # half-written (every write is atomic); say where and why, not a traceback.
+        err.print(f"[bold red]error:[/] {escape(storage_message(exc, Path.cwd()))}")
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         # Before a run directory exists (loading config or data) there is nothing to save.
         err.print("Interrupted; nothing was written.")

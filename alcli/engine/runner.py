@@ -4,6 +4,7 @@ run directory that says what happened and how to go on."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from alcli.atomic import uninterrupted
+from alcli.atomic import is_storage_error, storage_message, uninterrupted
 from alcli.classes import SKIPPED, UNANSWERED
 from alcli.data import RecordSource
 from alcli.engine.budget import affordable, loop_size
@@ -37,7 +38,7 @@ from alcli.engine.steps.infer import batch_confidence, infer, measure_signals, s
 from alcli.engine.steps.label import label, save_pending
 from alcli.engine.steps.select import select
 from alcli.engine.steps.train import train
-from alcli.errors import AlcliError, ConfigError, ExperimentFailed, Interrupted
+from alcli.errors import AlcliError, ConfigError, ExperimentFailed, Interrupted, StorageFull
 from alcli.labelers import Answers, labeler_chain
 from alcli.models import blas_threads
 from alcli.pool import Pool
@@ -155,25 +156,44 @@ class Runner:
         except AlcliError as exc:
             rundir.update_meta(status="failed", error=str(exc), last_loop=self.state.last_loop)
             raise
+        except OSError as exc:
+            if not is_storage_error(exc):
+                raise self._failed(loop, exc) from exc
+            raise self._out_of_storage(exc) from None
         except Exception as exc:
-            message = f"loop {loop} failed: {type(exc).__name__}: {exc}"
-            rundir.update_meta(status="failed", error=message, last_loop=self.state.last_loop)
-            self.emit(
-                {
-                    "event": "failed",
-                    "loop": loop,
-                    "error": message,
-                    "traceback": traceback.format_exc(),
-                }
-            )
-            raise ExperimentFailed(
-                f"{message}\nThe run is saved up to the previous loop (the traceback is in "
-                f"events.jsonl); fix the cause and `alcli resume {rundir.path}`."
-            ) from exc
+            raise self._failed(loop, exc) from exc
         reason = record.stop_reason
         rundir.update_meta(status="completed", stop_reason=reason, last_loop=loop)
         self.emit({"event": "done", "reason": reason, "loop": loop})
         return self.result("completed", reason)
+
+    def _out_of_storage(self, exc: OSError) -> StorageFull:
+        """A write the storage refused: the loop it belonged to is not saved (its files were
+        written whole or not at all), the run is stopped after the last saved loop."""
+        rundir, last = self.state.rundir, self.state.last_loop
+        rundir.discard_partial()
+        rundir.record_status("stopped", last_loop=last)
+        with contextlib.suppress(OSError):
+            self.emit({"event": "storage_full", "error": str(exc), "last_loop": last})
+        saved = "no loop is saved yet" if last is None else f"loops 0 to {last} are saved"
+        return StorageFull(
+            f"{storage_message(exc, rundir.path)}.\nThe run is stopped; {saved}, nothing is "
+            f"half-written. Free some space (or make the folder writable) and "
+            f"`alcli resume {rundir.path}`."
+        )
+
+    def _failed(self, loop: int, exc: Exception) -> ExperimentFailed:
+        """A step raised: the run is marked failed, the traceback journaled."""
+        rundir = self.state.rundir
+        message = f"loop {loop} failed: {type(exc).__name__}: {exc}"
+        rundir.update_meta(status="failed", error=message, last_loop=self.state.last_loop)
+        self.emit(
+            {"event": "failed", "loop": loop, "error": message, "traceback": traceback.format_exc()}
+        )
+        return ExperimentFailed(
+            f"{message}\nThe run is saved up to the previous loop (the traceback is in "
+            f"events.jsonl); fix the cause and `alcli resume {rundir.path}`."
+        )
 
     def run_loop(self, loop: int) -> LoopRecord:
         """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""

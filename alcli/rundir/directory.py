@@ -29,7 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from alcli.atomic import DIR_MODE, TMP_PREFIX, csv_text, exclusive, uninterrupted, write_atomic
+from alcli.atomic import (
+    DIR_MODE,
+    TMP_PREFIX,
+    csv_text,
+    exclusive,
+    uninterrupted,
+    write_atomic,
+    write_in_place,
+)
 from alcli.errors import RunDirError
 from alcli.rundir.integrity import MANIFEST, file_digest, manifest_text
 
@@ -161,6 +169,23 @@ class RunDir:
         write_atomic(self.path / "run.json", _json(meta), sync=sync)
         self._meta = meta
         return meta
+
+    def record_status(self, status: str, **changes: Any) -> None:
+        """Record a status however the storage is: atomically if it can, else in place (a
+        full disk has no room for a new file), else not at all (a read-only folder)."""
+        try:
+            self.update_meta(status=status, **changes)
+        except OSError:
+            try:
+                meta = dict(self._meta) if self._meta is not None else self.read_meta()
+            except RunDirError:
+                return
+            meta.update(changes, status=status, updated=_now())
+            try:
+                write_in_place(self.path / "run.json", _json(meta))
+                self._meta = meta
+            except OSError:
+                pass  # run.json keeps "running": resume treats that as a stop
 
     @property
     def config_path(self) -> Path:
@@ -412,11 +437,19 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _append(path: Path, payload: bytes, sync: bool) -> None:
+    """Append ``payload`` whole or not at all: a full disk can take part of a write, and a
+    part of a row is taken back."""
     with open(path, "ab") as handle:
-        handle.write(payload)
-        if sync:
+        size = handle.tell()
+        try:
+            handle.write(payload)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                handle.truncate(size)
+            raise
 
 
 def _fsync_dir_files(folder: Path) -> None:
