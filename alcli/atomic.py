@@ -36,8 +36,10 @@ _deferring = threading.local()
 
 
 @contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt.
+def uninterrupted(then_raise: bool = True) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt
+    (``then_raise=False``: drop them, for the block that is already stopping the run, so that
+    a second Ctrl-C cannot cut it short).
 
     Writes that must not stop half-way (a temporary file and its rename; a loop folder with
     the metrics.csv and run.json that describe it) run inside this. Python runs signal
@@ -61,7 +63,7 @@ def uninterrupted() -> Iterator[None]:
         _deferring.active = False
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if received:
+    if received and then_raise:
         raise KeyboardInterrupt
 
 

@@ -469,6 +469,43 @@ def test_a_signal_stops_the_run_cleanly_and_resume_finishes_it(sig, config, refe
 
 
 @pytest.mark.slow
+def test_a_second_ctrl_c_while_stopping_still_ends_cleanly(config, reference, tmp_path):
+    """Two Ctrl-C in a row (an impatient person): the second lands while the first one's stop
+    is being recorded, and changes nothing."""
+    run_dir = tmp_path / "run"
+    proc = launch("run", config, "--run-dir", run_dir, cwd=tmp_path)
+    assert poll(proc, (run_dir / "loops" / "0002").exists), "the run ended before loop 2"
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.002)
+    _, err = signal_and_wait(proc, signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert read_meta(run_dir)["status"] == "stopped"
+    assert leftovers(run_dir) == [] and incomplete_loops(run_dir) == []
+    resumed = alcli("resume", run_dir, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run_dir, reference.result())
+
+
+@pytest.mark.slow
+def test_a_killed_run_shows_which_loop_and_step_it_was_in(config, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = launch("run", config, "--run-dir", run_dir, cwd=tmp_path)
+    assert poll(proc, (run_dir / "loops" / "0002").exists), "the run ended before loop 2"
+    signal_and_wait(proc, signal.SIGKILL)
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    began = [e for e in events if e["event"] == "begin"]
+    assert {e["step"] for e in began} >= {"select", "label", "train", "infer"}
+    report = alcli("report", run_dir, "--format", "json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    where = json.loads(report.stdout)["run"]["stopped_in"]
+    assert where == {"loop": began[-1]["loop"], "step": began[-1]["step"]}
+    assert where["loop"] >= 2
+    table = alcli("report", run_dir, cwd=tmp_path)
+    assert f"in loop {where['loop']}, {where['step']}" in table.stdout
+
+
+@pytest.mark.slow
 def test_ctrl_c_leaves_metrics_csv_and_run_json_in_step_with_the_saved_loops(config, tmp_path):
     """After a clean stop, metrics.csv has one row per loop folder, run.json's last_loop is the
     last folder, and the message names it."""

@@ -88,6 +88,8 @@ def to_table(report: dict[str, Any]) -> Table:
     title = f"{run.get('name', '')}  ·  {run['status']}"
     if run.get("stop_reason"):
         title += f" ({run['stop_reason']})"
+    if run.get("stopped_in"):
+        title += f" (in loop {run['stopped_in']['loop']}, {run['stopped_in']['step']})"
     table = Table(title=title, caption=reporting.caption(summary), title_justify="left")
     if not loops:
         table.add_column("no loop has completed yet")

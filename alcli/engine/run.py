@@ -58,7 +58,8 @@ def start(
             return runner.drive(first_loop=0)
     except KeyboardInterrupt:
         # Between the directory's creation and drive() taking over the interrupt handling.
-        rundir.update_meta(status="stopped")
+        with uninterrupted(then_raise=False):
+            rundir.record_status("stopped")
         raise Interrupted(
             f"Stopped before loop 0 completed. Resume with `alcli resume {path}`."
         ) from None

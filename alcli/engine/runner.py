@@ -147,8 +147,11 @@ class Runner:
             return result
         except KeyboardInterrupt:
             last = self.state.last_loop
-            rundir.update_meta(status="stopped", last_loop=last)
-            self.emit({"event": "interrupted", "last_loop": last})
+            # A second Ctrl-C while this is recorded would leave the status half-said.
+            with uninterrupted(then_raise=False):
+                rundir.record_status("stopped", last_loop=last)
+                with contextlib.suppress(OSError):
+                    self.emit({"event": "interrupted", "last_loop": last})
             saved = "no loop is saved yet" if last is None else f"loops 0 to {last} are saved"
             raise Interrupted(
                 f"Stopped; {saved}. Resume with `alcli resume {rundir.path}`."
@@ -198,6 +201,7 @@ class Runner:
     def run_loop(self, loop: int) -> LoopRecord:
         """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""
         while True:
+            self.began(loop, "select")
             clock = time.perf_counter()
             indices, scores, picked_by = select(self.state, loop)
             seconds = {"select": time.perf_counter() - clock}
@@ -226,6 +230,7 @@ class Runner:
         train on, so the loop selects again among the records left.
         """
         state, pool = self.state, self.state.pool
+        self.began(loop, "label")
         clock = time.perf_counter()
         answers = label(state, loop, batch)
         seconds["label"], clock = _lap(clock)
@@ -248,9 +253,13 @@ class Runner:
         if not self.reoffers_skipped:
             pool.skip(indices[answers.codes == SKIPPED], loop)
 
+        self.began(loop, "train")
+        clock = time.perf_counter()
         train(state, loop)
         seconds["train"], clock = _lap(clock)
 
+        self.began(loop, "infer")
+        clock = time.perf_counter()
         metrics = score_on_test(state)
         cost = float(answers.cost.sum()) + state.carried.cost_sum
         confidence = batch_confidence(state, indices) if state.signals else float("nan")
@@ -381,6 +390,10 @@ class Runner:
             measure_signals(state, float("nan"))
 
     # --- reporting ------------------------------------------------------------------------
+
+    def began(self, loop: int, step: str) -> None:
+        """Journal a step's start (not for the sink): a stopped run shows where it was."""
+        self.state.rundir.append_events({"event": "begin", "loop": loop, "step": step})
 
     def emit(self, *events: dict[str, Any]) -> None:
         """Journal ``events`` in events.jsonl (in one append), then hand each to the sink."""

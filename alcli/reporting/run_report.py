@@ -37,8 +37,11 @@ def load_report(path: Path) -> dict[str, Any]:
         metric_names = []  # no test set: nothing was scored
     loops = read_metrics_csv(path / "metrics.csv", metric_names)
     loops += _rows_not_written_yet(rundir, loops, metric_names)
+    where = (
+        _where_it_stopped(path) if meta.get("status") in ("stopped", "failed", "running") else None
+    )
     return {
-        "run": {"path": str(path), **meta},
+        "run": {"path": str(path), **meta, **({"stopped_in": where} if where else {})},
         "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
         "loops": loops,
         "replay": replay(loops, metric_names),
@@ -56,6 +59,34 @@ def _rows_not_written_yet(
         return []
     header = list(loops[0]) if loops else None
     return rows_of_records([rundir.read_loop_metrics(k) for k in missing], metric_names, header)
+
+
+#: Events written after a step began that do not end it (the stop itself, a resume).
+_NOT_AN_END = {"interrupted", "failed", "storage_full", "resume", "start", "repaired"}
+
+
+def _where_it_stopped(path: Path) -> dict[str, Any] | None:
+    """The loop and step a stopped run was in (its last step that began and never ended),
+    from the tail of events.jsonl."""
+    events = path / "events.jsonl"
+    try:
+        with events.open("rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 65536))
+            tail = handle.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill, or cut by the tail's start
+        kind = event.get("event") if isinstance(event, dict) else None
+        if kind == "begin":
+            return {"loop": event.get("loop"), "step": event.get("step")}
+        if kind not in _NOT_AN_END:
+            return None
+    return None
 
 
 def to_json(report: dict[str, Any]) -> str:
