@@ -101,6 +101,44 @@ CASES = [
         "Input should be a finite number",
     ),
     (
+        "config nested 5,000 levels deep (flow)",
+        lambda f: [
+            "validate",
+            _write(f / "c.yaml", "data: {source: sklearn:iris}\nx: " + "[" * 5000 + "]" * 5000),
+        ],
+        "the YAML nests too deep to read",
+    ),
+    (
+        "config nested 40 levels deep",
+        lambda f: [
+            "validate",
+            _write(
+                f / "c.yaml",
+                "data: {source: sklearn:iris}\nmodel: {params: {a: "
+                + "{a: " * 40
+                + "1"
+                + "}" * 40
+                + "}}",
+            ),
+        ],
+        "nested 32 levels deep",
+    ),
+    (
+        "a 500,000-character value",
+        lambda f: ["validate", config_with(f, strategy={"name": "m" * 500_000})],
+        "a value of 500,000 characters",
+    ),
+    (
+        "a sweep file nested 5,000 levels deep",
+        lambda f: ["sweep", _write(f / "s.yaml", "grid: " + "[" * 5000 + "]" * 5000)],
+        "the YAML nests too deep to read",
+    ),
+    (
+        "a sweep file that is a FIFO",
+        lambda f: ["sweep", fifo(f, "s.yaml")],
+        "is a named pipe (FIFO)",
+    ),
+    (
         "a run name longer than a file name",
         lambda f: ["validate", config_with(f, name="x" * 300)],
         "String should have at most 100 characters",

@@ -78,8 +78,15 @@ def read_yaml_document(
                     f"repeat aliases); a {what} is a few dozen keys: write it out without them"
                 ],
             )
+        if (problem := _shape_problem(document, what)) is not None:
+            raise ConfigError(source, [problem])
         raw = yaml.safe_load(text)
         lines = _line_numbers(document)
+    except RecursionError:
+        raise ConfigError(
+            source,
+            [f"the YAML nests too deep to read; a {what} nests a few levels at most"],
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -210,6 +217,40 @@ MAX_CONFIG_BYTES = 1_000_000
 #: The values a config may expand to once YAML aliases are followed (a "billion laughs"
 #: file is 1 KB and expands to gigabytes).
 MAX_CONFIG_VALUES = 100_000
+
+
+#: A config nests a handful of levels (model.params.x); a string is a name or a path.
+MAX_DEPTH = 32
+MAX_STRING = 10_000
+
+
+def _shape_problem(document: yaml.Node | None, what: str) -> str | None:
+    """Nesting deeper, or a key or value longer, than any config needs (walked without
+    recursion, so a hostile file cannot exhaust the stack here)."""
+    stack = [(document, 1)] if document is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: its node was (or will be) walked once
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            return (
+                f"line {node.start_mark.line + 1}: nested {MAX_DEPTH} levels deep; a {what} "
+                "nests a few levels at most"
+            )
+        if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > MAX_STRING:
+                return (
+                    f"line {node.start_mark.line + 1}: a value of {len(node.value):,} "
+                    f"characters; names, paths and numbers in a {what} are at most "
+                    f"{MAX_STRING:,}"
+                )
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(child, depth + 1) for child in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            stack += [(part, depth + 1) for pair in node.value for part in pair]
+    return None
 
 
 def _expanded_size(node: yaml.Node | None, memo: dict[int, int] | None = None) -> int:
