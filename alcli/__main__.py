@@ -12,10 +12,12 @@ import sys
 
 def main() -> None:
     try:
+        from alcli.cli import common
         from alcli.cli import main as run_cli
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted; nothing was written.\n")
         raise SystemExit(130) from None
+    common.EXITS_AFTER_THE_COMMAND = True
     run_cli()
 
 

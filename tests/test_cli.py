@@ -430,9 +430,10 @@ def test_probability_metrics_while_some_classes_are_unlabeled(cli, write_config,
     [
         (("run.json", "[1, 2]"), "report", "run.json is not an alcli run record"),
         (("run.json", "{}"), "resume", "run.json is not an alcli run record"),
-        (("config.yaml", "metrics: [oops"), "report", "config.yaml cannot be read"),
-        (("metrics.csv", "loop,n_labeled\nx,y\n"), "report", "metrics.csv is not as alcli"),
-        (("loops/0003/state.npz", b"not an npz"), "resume", "state.npz cannot be read"),
+        (("config.yaml", "metrics: [oops"), "report", "config.yaml: differs from the config"),
+        (("metrics.csv", "loop,n_labeled\nx,y\n"), "report", "metrics.csv: cannot be read"),
+        # resume redoes a damaged loop a simulation labeled (tests/test_damaged_run_dirs.py)
+        (("loops/0003/state.npz", b"not an npz"), "report", "loops/0003/state.npz: is not"),
     ],
 )
 def test_a_damaged_run_directory_gets_a_message_not_a_traceback(

@@ -46,9 +46,13 @@ class Format(StrEnum):
 def user_errors() -> Iterator[None]:
     """The one place library errors become a message and an exit code."""
     previous = signal.signal(signal.SIGTERM, _terminate)
+    previous_int = signal.getsignal(signal.SIGINT)
+    stopping = False
     try:
         yield
     except AlcliError as exc:
+        if exc.exit_code == 130:
+            stopping = _ignore_further_interrupts()
         prefix = "[bold red]error:[/] " if exc.exit_code == 2 else ""
         err.print(prefix + escape(str(exc)))
         raise typer.Exit(exc.exit_code) from None
@@ -62,11 +66,27 @@ def user_errors() -> Iterator[None]:
         err.print(f"[bold red]error:[/] {escape(storage_message(exc, Path.cwd()))}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
+        stopping = _ignore_further_interrupts()
         # Before a run directory exists (loading config or data) there is nothing to save.
         err.print("Interrupted; nothing was written.")
         raise typer.Exit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not (stopping and EXITS_AFTER_THE_COMMAND):
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+
+
+#: Set by the `alcli` entry point: the process ends with the command. (In-process callers,
+#: such as tests through CliRunner, get their signal handlers back.)
+EXITS_AFTER_THE_COMMAND = False
+
+
+def _ignore_further_interrupts() -> bool:
+    # Stopping is decided and recorded: a second Ctrl-C now would only cut the exit short
+    # (a traceback, or death by signal instead of exit code 130).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return True
 
 
 def _terminate(signum, frame):

@@ -2,7 +2,9 @@
 the paired difference from the reference).
 
 matplotlib's object API only (``Figure``, never pyplot): no global figure registry, no display
-needed, nothing to close. Settings apply through ``rc_context`` and never leak out.
+needed, nothing to close. Settings apply through ``rc_context`` and never leak out. matplotlib and
+scipy load when a figure is drawn, not when this module is imported: a sweep's workers and
+`alcli resume` never draw, and would pay a second of imports for nothing.
 """
 
 from __future__ import annotations
@@ -11,18 +13,18 @@ import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from scipy import stats
 
 from alcli.atomic import write_atomic
 from alcli.reporting.comparison import Comparison, Group, RunCurve
 from alcli.rundir import step_seconds
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
 #: File suffix -> the format matplotlib writes.
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -122,6 +124,8 @@ def _band(stack: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray,
         mean = np.where(n > 0, values.sum(axis=0) / n, np.nan)
         squares = np.where(present, (stack - mean) ** 2, 0.0).sum(axis=0)
         sd = np.sqrt(squares / (n - 1))
+        from scipy import stats
+
         t = stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1))
         half = np.where(n > 1, t * sd / np.sqrt(n), 0.0)
     return mean, mean - half, mean + half
@@ -148,6 +152,9 @@ def comparison_figure(comparison: Comparison, x: str = "labels") -> Figure:
         when some group has pairs): per non-reference group, the mean paired difference from
         the reference with its band, and a line at 0. One legend below both.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     _check_axis(x)
     paired = [g for g in comparison.groups if g.pairs and not g.is_reference]
     colors = _colors(len(comparison.groups))
@@ -263,6 +270,8 @@ def _nonempty(runs: list[RunCurve]) -> list[RunCurve]:
 def _colors(n: int) -> list[Any]:
     """Distinct colours: tab10, or for more groups tab20's ten dark shades before its light
     ones (in its own order each dark shade sits beside its light twin)."""
+    import matplotlib
+
     if n <= 10:
         palette = list(matplotlib.colormaps["tab10"].colors)
     else:
@@ -301,6 +310,9 @@ def run_figure(report: dict[str, Any], x: str = "labels") -> Figure:
     ValueError
         The run has no test metrics or no complete loop, or ``x`` is not an axis.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     _check_axis(x)
     metric_names = report["summary"]["metric_names"]
     loops = report["loops"]
@@ -376,6 +388,8 @@ def svg_text(figure: Figure) -> str:
 
 
 def _render(figure: Figure, fmt: str) -> bytes:
+    import matplotlib
+
     buffer = io.BytesIO()
     with matplotlib.rc_context(_SVG_RC):
         figure.savefig(

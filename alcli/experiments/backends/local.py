@@ -73,8 +73,14 @@ def _in_processes(
             context.Process(target=_work, args=(tasks, messages, stopping, root), daemon=True)
             for _ in range(jobs)
         ]
-        for worker in workers:
-            worker.start()
+        # Started with Ctrl-C ignored (kept across exec, unlike a handler): a worker still
+        # importing when Ctrl-C comes would otherwise die with a traceback.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for worker in workers:
+                worker.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
     running: dict[int, str] = {}  # worker pid -> the run it works on
     remaining = {spec.key for spec in specs}
     try:
