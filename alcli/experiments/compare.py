@@ -167,14 +167,17 @@ def _group_keys(runs: list[RunCurve], by: list[str] | None) -> list[str]:
 
 def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
     """The keys whose values are not the same in every flattened config (a key some configs
-    lack differs too), in the order they first appear."""
+    lack differs too), in the order they first appear, grouped by section."""
     ordered = dict.fromkeys(key for config in configs for key in config)
     missing = object()
-    return [
+    differing = [
         key
         for key in ordered
         if len({_hashable(config.get(key, missing)) for config in configs}) > 1
     ]
+    # A key only some configs have (kcenter's strategy.space) sits with its section's others.
+    sections = list(dict.fromkeys(key.split(".")[0] for key in differing))
+    return sorted(differing, key=lambda key: sections.index(key.split(".")[0]))
 
 
 def _groups(runs: list[RunCurve], keys: list[str]) -> list[Group]:

@@ -25,6 +25,8 @@ h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; padding-bottom: .2rem;
      border-bottom: 1px solid #ddd; }
 .muted, figcaption { color: #555; }
 .scroll { overflow-x: auto; }
+/* Group labels are long key=value lists without spaces: let them wrap. */
+td:first-child { overflow-wrap: anywhere; min-width: 10em; max-width: 20em; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .92rem;
         font-variant-numeric: tabular-nums; }
 th, td { padding: .3rem .55rem; border-bottom: 1px solid #e4e4e4; text-align: left;
