@@ -398,10 +398,10 @@ CASES = [
         files={"data.csv": "id,a,b,target\n"},
     ),
     Case(
-        "CSV not UTF-8",
+        "CSV neither UTF-8 nor cp1252",
         ON_CSV,
-        r"data\.csv: cannot be read as CSV: .*utf-8",
-        files={"data.csv": CSV.replace(",a,", ",caf\xe9,").encode("latin-1")},
+        r"data\.csv: cannot be read as CSV: line 1 .*utf-8 or cp1252.*save it as CSV UTF-8",
+        files={"data.csv": CSV.replace(",a,", ",caf\x81,").encode("latin-1")},
     ),
     Case(
         "CSV without the target column",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -29,10 +30,12 @@ class DataConfig(Section):
         "is known); without it the pool is unlabeled (people label it).",
     )
     target: str = Field("target", description="CSV: the column holding the class label.")
-    id: str | None = Field(
+    id: str | Literal[False] | None = Field(
         None,
-        description="CSV: the column holding record ids (default: a column named 'id' if there "
-        "is one, else row numbers).",
+        description="CSV, Parquet: the column holding record ids (default: a column named 'id' "
+        "if there is one, else row numbers). false: the rows are numbered even if a column is "
+        "named 'id', and that column is left out of the features (list it in data.features to "
+        "use it).",
     )
     features: list[str] | None = Field(
         None, min_length=1, description="CSV: the feature columns (default: all but target and id)."
@@ -56,6 +59,18 @@ class DataConfig(Section):
     )
 
     _resolve = field_validator("path", "test_path", "labels_path")(resolve_path)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_off_is_false(cls, value: object) -> object:
+        # null stays "a column named id if there is one": every frozen config writes it.
+        if value is True:
+            raise PydanticCustomError(
+                "data_id",
+                "data.id: true names no column; give the id column's name, or false to number "
+                "the rows instead of reading ids from a column",
+            )
+        return value
 
     @field_validator("source")
     @classmethod
@@ -88,7 +103,7 @@ class DataConfig(Section):
         if self.features is not None:
             for role in ("target", "id"):
                 column = getattr(self, role)
-                if column is not None and column in self.features:
+                if isinstance(column, str) and column in self.features:
                     raise PydanticCustomError(
                         "data_features",
                         "data.features: it lists '{column}', which is data.{role}; a model trained "

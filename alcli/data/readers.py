@@ -1,9 +1,14 @@
-"""Read records from a bundled dataset, a CSV or an NPZ file into a :class:`Table`."""
+"""Read records from a bundled dataset, a CSV, Parquet, NPZ or NPY file into a :class:`Table`.
+
+CSV is read in the dialects spreadsheets write (see :mod:`alcli.data.csv_dialects`); Parquet
+needs pyarrow (the ``parquet`` extra).
+"""
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +16,8 @@ import numpy as np
 
 from alcli.atomic import file_problem
 from alcli.data.config import DataConfig
+from alcli.data.csv_dialects import detect_dialect
+from alcli.data.numbers import NotNumber, parse_numbers
 from alcli.errors import DataError, agree, plural, preview
 from alcli.pool import row_chunks
 
@@ -36,7 +43,8 @@ class Table:
 
 
 def read_table(path: Path, cfg: DataConfig) -> Table:
-    """Read a CSV, NPZ or NPY file into a :class:`Table` (an NPY's features memory-mapped)."""
+    """Read a CSV, Parquet, NPZ or NPY file into a :class:`Table` (an NPY's features
+    memory-mapped)."""
     if not path.exists():
         raise DataError(
             f"{path}: file not found (data.path / data.test_path); check the path, "
@@ -46,15 +54,22 @@ def read_table(path: Path, cfg: DataConfig) -> Table:
     if problem:
         raise DataError(f"{path} (data.path / data.test_path): {problem}")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv"):
         return _read_csv(path, cfg)
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(path, cfg)
     if suffix == ".npz":
         return _read_npz(path)
     if suffix == ".npy" and path == cfg.path:
         return _read_npy(path, cfg.labels_path)
     raise DataError(
-        f"{path}: unsupported file type '{suffix}'; use a .csv or .npz file"
+        f"{path}: unsupported file type '{suffix}'; use a .csv, .tsv, .parquet or .npz file"
         + (" (a .npy file holds a pool's features: data.path)" if suffix == ".npy" else "")
+        + (
+            ' (a spreadsheet\'s "Unicode text" .txt is a CSV: rename it to .csv)'
+            if suffix == ".txt"
+            else ""
+        )
     )
 
 
@@ -75,7 +90,7 @@ def _read_npy(path: Path, labels_path: Path | None) -> Table:
             "(np.save(path, np.ascontiguousarray(X))) so that rows can be read one chunk at a time"
         )
     names = [f"x{i}" for i in range(X.shape[1])]
-    _refuse_infinite(X, path, names, first_line=None)
+    _refuse_infinite(X, path, names)
     if labels_path is None:
         labels = np.zeros(X.shape[0], dtype=np.int64)
         return Table(X, labels, np.zeros(X.shape[0], dtype=bool), np.arange(X.shape[0]), names)
@@ -132,23 +147,154 @@ def read_sklearn(name: str) -> Table:
     )
 
 
+# --- CSV and Parquet: files of named columns ---------------------------------------------------
+#
+# Both readers yield the same intermediate, :class:`Cells` (the header, and each column's
+# values as the file holds them); one conversion turns it into a Table, so whatever the
+# conversion learns to read (a kind of column, a way of writing numbers) both formats read.
+
+#: A column as a reader yields it: text cells ("" where missing), or numbers (NaN where
+#: missing) when the file stores numbers (Parquet).
+Column = list[str] | np.ndarray
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A file of named columns as read, before any conversion.
+
+    Attributes
+    ----------
+    header : list of str
+        The column names, in file order.
+    n_records : int
+    column : callable
+        ``column(j)`` is the values of column ``j``: a list of ``n_records`` str, or an array
+        of shape (n_records,) of numbers.
+    where : callable
+        ``where(i)`` names record ``i`` in a message: ``line 7`` (CSV), ``row 6`` (Parquet).
+    """
+
+    header: list[str]
+    n_records: int
+    column: Callable[[int], Column]
+    where: Callable[[int], str]
+
+
 def _read_csv(path: Path, cfg: DataConfig) -> Table:
+    return _table(_csv_cells(path), cfg, path)
+
+
+def _csv_cells(path: Path) -> Cells:
+    """A CSV's header and rows of text, in whichever dialect a spreadsheet wrote it."""
+    dialect = detect_dialect(path)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+        with dialect.records(path) as records:
+            numbered = list(records)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot be read as CSV: {exc}") from None
-    if not rows:
+    if not numbered:
         raise DataError(f"{path}: the file is empty; a CSV needs a header row and records")
-    header = [name.strip() for name in rows[0]]
+    header = numbered[0][1]
+    lines = [line for line, _ in numbered[1:]]
+    body = [row for _, row in numbered[1:]]
+    for line_no, row in zip(lines, body, strict=True):
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}, line {line_no}: {len(row)} fields where the header has "
+                f"{len(header)}; every row needs one value per column"
+            )
+    return Cells(
+        header,
+        len(body),
+        lambda j: [row[j] for row in body],
+        lambda i: f"line {lines[i]}",
+    )
+
+
+def _read_parquet(path: Path, cfg: DataConfig) -> Table:
+    """A Parquet file, its columns read (with pyarrow) only as the config needs them."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow, which is not installed; install it with "
+            "pip install 'alcli[parquet]'"
+        ) from None
+    with path.open("rb") as handle:
+        head = handle.read(4)
+        handle.seek(max(path.stat().st_size - 4, 0))
+        tail = handle.read(4)
+    if head != b"PAR1" or tail != b"PAR1":
+        raise DataError(
+            f"{path}: is not a Parquet file (it lacks Parquet's 'PAR1' marks); write it with "
+            "pandas' DataFrame.to_parquet or pyarrow.parquet.write_table, or give a CSV"
+        )
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as Parquet: {_one_line(exc)}") from None
+    try:
+        # pandas stores an unnamed index as __index_level_0__: row numbers, not data.
+        header = [n for n in parquet.schema_arrow.names if not _PANDAS_INDEX.match(n)]
+
+        def column(j: int) -> Column:
+            try:
+                values = parquet.read(columns=[header[j]]).column(0)
+            except (pa.ArrowException, OSError) as exc:
+                raise DataError(
+                    f"{path}: column '{header[j]}' cannot be read as Parquet: {_one_line(exc)}"
+                ) from None
+            return _arrow_column(values, header[j], path, pa)
+
+        cells = Cells(header, parquet.metadata.num_rows, column, lambda i: f"row {i}")
+        return _table(cells, cfg, path)
+    finally:
+        parquet.close()
+
+
+_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()).rstrip(".") + " (the file may be damaged or cut short)"
+
+
+def _arrow_column(values, name: str, path: Path, pa) -> Column:
+    """A Parquet column as the conversion takes it: numbers as an array (NaN for null, integers
+    kept when none is null), anything else as text ("" for null; dates in ISO form)."""
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        values, kind = values.cast(kind.value_type), kind.value_type
+    if pa.types.is_boolean(kind):  # false and true are 0 and 1, as numpy has them
+        values, kind = values.cast(pa.int64()), pa.int64()
+    if pa.types.is_integer(kind) and values.null_count == 0:
+        return values.to_numpy()
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_null(kind):
+        return [""] * len(values)
+    try:
+        text = values if pa.types.is_string(kind) else values.cast(pa.string())
+    except (pa.ArrowException, NotImplementedError):
+        raise DataError(
+            f"{path}: column '{name}' holds {kind} values, which alcli cannot read; leave it out "
+            "of data.features"
+        ) from None
+    return ["" if v is None else v for v in text.to_pylist()]
+
+
+def _table(cells: Cells, cfg: DataConfig, path: Path) -> Table:
+    """Features, labels and ids from a file's columns, as data.target, data.id and
+    data.features name them."""
+    header = [name.strip() for name in cells.header]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated or "" in header:
         problem = (
             f"repeated column names: {', '.join(repeated)}" if repeated else "a column with no name"
         )
         raise DataError(f"{path}: the header row has {problem}; give every column its own name")
-    body = rows[1:]
-    if not body:
+    if not cells.n_records:
         raise DataError(f"{path}: the file has a header but no records")
     if cfg.target not in header:
         raise DataError(
@@ -156,9 +302,8 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
             "Set data.target to the column that holds the class label"
         )
     target_col = header.index(cfg.target)
-    id_name = cfg.id or "id"
-    id_col = header.index(id_name) if id_name in header else None
-    if id_col is None and cfg.id is not None:
+    id_col = id_column(header, cfg.id)
+    if id_col is None and isinstance(cfg.id, str):
         raise DataError(
             f"{path}: no '{cfg.id}' column (data.id). Columns: {', '.join(header)}. Name the "
             "column that holds record ids, or leave data.id out to number the rows"
@@ -172,34 +317,64 @@ def _read_csv(path: Path, cfg: DataConfig) -> Table:
             )
         feature_names = list(cfg.features)
     else:
-        feature_names = [h for i, h in enumerate(header) if i not in (target_col, id_col)]
+        # data.id: false leaves a column named id out too: a model would learn from ids.
+        left_out = {cfg.target, "id" if cfg.id is False else None}
+        if id_col is not None:
+            left_out.add(header[id_col])
+        feature_names = [h for h in header if h not in left_out]
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides '{cfg.target}'")
-    feature_cols = [header.index(name) for name in feature_names]
-    for line_no, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(
-                f"{path}, line {line_no}: {len(row)} fields where the header has "
-                f"{len(header)}; every row needs one value per column"
+    X = np.empty((cells.n_records, len(feature_names)), dtype=np.float64)
+    refused = []  # (record, feature, message): the first in file order is reported
+    for j, name in enumerate(feature_names):
+        values = cells.column(header.index(name))
+        try:
+            X[:, j] = (
+                values.astype(np.float64)
+                if isinstance(values, np.ndarray)
+                else parse_numbers(values)
             )
-    cells = np.array([[row[c].strip() for c in feature_cols] for row in body], dtype=str)
-    cells[cells == ""] = "nan"  # an empty cell is a missing value
-    try:
-        X = cells.astype(np.float64)
-    except ValueError:
-        bad = _first_non_numeric(cells)
-        raise DataError(
-            f"{path}, line {bad[0] + 2}, column '{feature_names[bad[1]]}': '{bad[2]}' is not a "
-            "number; feature columns must be numeric (list the numeric ones in data.features)"
-        ) from None
-    _refuse_infinite(X, path, feature_names, first_line=2)
-    labels, has_label = _parse_labels(np.array([row[target_col].strip() for row in body]))
+        except NotNumber as exc:
+            refused.append((exc.record, j, exc.message))
+    if refused:
+        record, j, message = min(refused)
+        raise DataError(f"{path}, {cells.where(record)}, column '{feature_names[j]}': {message}")
+    _refuse_infinite(X, path, feature_names, where=cells.where)
+    labels, has_label = _labels_of_column(cells.column(target_col), path, cfg.target)
     if id_col is None:
-        ids = np.arange(len(body))
+        ids = np.arange(cells.n_records)
     else:
-        ids = np.array([row[id_col].strip() for row in body], dtype=str)
-        _check_ids(ids, path)
+        ids = _ids_of_column(cells.column(id_col))
+        _check_ids(ids, path, "; or set data.id: false to number the rows instead")
     return Table(X, labels, has_label, ids, feature_names)
+
+
+def id_column(header: list[str], id_setting: str | bool | None) -> int | None:
+    """Where the record ids are: data.id's column; by default a column named ``id`` if there
+    is one; none when data.id is false (nor when data.id names a column ``header`` lacks)."""
+    if id_setting is False:
+        return None
+    name = id_setting if isinstance(id_setting, str) else "id"
+    return header.index(name) if name in header else None
+
+
+def _labels_of_column(values: Column, path: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, np.ndarray):
+        return _labels_of(values, path, f"column '{name}'")
+    return _parse_labels(np.array([cell.strip() for cell in values]))
+
+
+def _ids_of_column(values: Column) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        # Parquet numbers: 12 and 12.0 are "12", as in a CSV; NaN (null) is an empty id.
+        return np.array(
+            [
+                "" if v != v else str(int(v)) if float(v).is_integer() else repr(float(v))
+                for v in values.tolist()
+            ],
+            dtype=str,
+        )
+    return np.array([cell.strip() for cell in values], dtype=str)
 
 
 def _read_npz(path: Path) -> Table:
@@ -226,7 +401,7 @@ def _read_npz(path: Path) -> Table:
         raise DataError(f"{path}: X must hold real numbers; got dtype {X.dtype}")
     if X.shape[1] == 0:
         raise DataError(f"{path}: X has no feature columns (shape {X.shape})")
-    _refuse_infinite(X, path, [f"x{i}" for i in range(X.shape[1])], first_line=None)
+    _refuse_infinite(X, path, [f"x{i}" for i in range(X.shape[1])])
     if "ids" in arrays:
         ids = arrays["ids"].astype(str)
         if ids.shape != y.shape:
@@ -238,8 +413,9 @@ def _read_npz(path: Path) -> Table:
     return Table(X, labels, has_label, ids, [f"x{i}" for i in range(X.shape[1])])
 
 
-def _labels_of(y: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Class labels and which rows have one, from an array of labels (NaN: none)."""
+def _labels_of(y: np.ndarray, path: Path, what: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Class labels and which rows have one, from an array of labels (NaN: none); ``what``
+    names the array in a message."""
     if np.issubdtype(y.dtype, np.integer):
         return y, np.ones(y.shape[0], dtype=bool)
     if np.issubdtype(y.dtype, np.floating):
@@ -247,8 +423,8 @@ def _labels_of(y: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
         if not (y[has_label] == np.round(y[has_label])).all():
             example = y[has_label][y[has_label] != np.round(y[has_label])][0]
             raise DataError(
-                f"{path}: y holds numbers that are not whole (e.g. {example}), which look like a "
-                "regression target; alcli needs class labels (integers or strings)"
+                f"{path}: {what} holds numbers that are not whole (e.g. {example}), which look "
+                "like a regression target; alcli needs class labels (integers or strings)"
             )
         return np.where(has_label, y, 0).astype(np.int64), has_label
     return _parse_labels(np.char.strip(y.astype(str)))
@@ -268,29 +444,32 @@ def rows_where(X: np.ndarray, test, chunk_rows: int = 65536) -> np.ndarray:
     return np.concatenate(hits) if hits else np.empty(0, dtype=np.int64)
 
 
-def _refuse_infinite(X: np.ndarray, path: Path, names: list[str], first_line: int | None):
-    """No model fits on inf (a CSV's 'inf' or 1e400 parses as a float)."""
+def _refuse_infinite(
+    X: np.ndarray, path: Path, names: list[str], where: Callable[[int], str] | None = None
+) -> None:
+    """No model fits on inf (a CSV's 'inf' or 1e400 parses as a float). ``where(row)`` names
+    a row in the message (default: ``row 12``)."""
     rows = rows_where(X, np.isinf)
     if rows.size == 0:
         return
     row = int(rows[0])
     col = int(np.flatnonzero(np.isinf(X[row]))[0])
-    where = f"line {row + first_line}" if first_line is not None else f"row {row}"
+    at = where(row) if where else f"row {row}"
     raise DataError(
-        f"{path}, {where}, column '{names[col]}': the value is infinite; features must be finite "
+        f"{path}, {at}, column '{names[col]}': the value is infinite; features must be finite "
         "numbers (use an empty cell for a missing value)"
     )
 
 
-def _check_ids(ids: np.ndarray, path: Path) -> None:
+def _check_ids(ids: np.ndarray, path: Path, fix: str = "") -> None:
     if (ids == "").any():
         raise DataError(
             f"{path}: record {int(np.flatnonzero(ids == '')[0]) + 1} has an empty id; "
-            "every record needs an id"
+            f"every record needs an id{fix}"
         )
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise DataError(f"{path}: ids must be unique; repeated: {preview(unique[counts > 1])}")
+        raise DataError(f"{path}: ids must be unique; repeated: {preview(unique[counts > 1])}{fix}")
 
 
 def _parse_labels(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -301,13 +480,3 @@ def _parse_labels(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if all(_INT_LABEL.match(v) and str(int(v)) == v for v in present.tolist()):
         return np.where(has_label, text, "0").astype(np.int64), has_label
     return text, has_label
-
-
-def _first_non_numeric(cells: np.ndarray) -> tuple[int, int, str]:
-    for r, row in enumerate(cells):
-        for c, cell in enumerate(row):
-            try:
-                float(cell)
-            except ValueError:
-                return r, c, str(cell)
-    return 0, 0, ""

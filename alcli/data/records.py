@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from alcli.data.config import DataConfig
+from alcli.data.csv_dialects import CsvDialect, detect_dialect
 from alcli.data.dataset import Dataset
+from alcli.data.readers import id_column
 from alcli.errors import DataError, plural, preview
 
 
@@ -31,11 +33,12 @@ class RecordSource:
     def __init__(self, data_cfg: DataConfig, data: Dataset):
         self.data_cfg = data_cfg
         self.data = data
+        self._dialect: CsvDialect | None = None
 
     @property
     def is_csv(self) -> bool:
         path = self.data_cfg.path
-        return path is not None and path.suffix.lower() == ".csv"
+        return path is not None and path.suffix.lower() in (".csv", ".tsv")
 
     @property
     def own_columns(self) -> tuple[str, ...]:
@@ -43,6 +46,8 @@ class RecordSource:
         shown apart from the fields."""
         if not self.is_csv:
             return ()
+        if self.data_cfg.id is False:  # a column named id is then data like any other
+            return (self.data_cfg.target,)
         return (self.data_cfg.target, self.data_cfg.id or "id")
 
     def header(self) -> list[str]:
@@ -111,18 +116,19 @@ class RecordSource:
         for position, key in enumerate(self.data.ids[indices].tolist()):
             wanted.setdefault(key, []).append(position)
         rows: list[list[str] | None] = [None] * indices.shape[0]
+        if self._dialect is None:
+            self._dialect = detect_dialect(path)
         try:
-            # As alcli.data reads it: a BOM is dropped, newlines inside quotes are kept.
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.reader(handle)
-                first = next(reader, None)
+            # As alcli.data reads it: in the dialect a spreadsheet wrote it, newlines inside
+            # quotes kept.
+            with self._dialect.records(path) as records:
+                first = next(records, None)
                 if first is None:
                     raise DataError(f"{path}: the file is empty; it changed since the run started")
-                header = [name.strip() for name in first]
-                id_name = self.data_cfg.id or "id"
-                id_col = header.index(id_name) if id_name in header else None
+                header = [name.strip() for name in first[1]]
+                id_col = id_column(header, self.data_cfg.id)
                 left = len(wanted)
-                for number, row in enumerate(reader):
+                for number, (_, row) in enumerate(records):
                     if not left:
                         break  # every requested row found: no need to read the rest
                     if id_col is None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from alcli.atomic import file_problem
+from alcli.data.csv_dialects import DELIMITERS, decode, is_workbook, sep_hint
 from alcli.errors import DataError
 
-_DELIMITERS = (",", ";", "\t")
 #: A number as a spreadsheet writes it (a label or an id that is one).
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -58,24 +58,16 @@ def read_text(path: Path) -> str:
         ) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror}). Nothing was recorded") from None
-    if raw.startswith(b"PK\x03\x04"):
+    if is_workbook(raw):
         raise DataError(
             f"{path}: is a spreadsheet workbook (.xlsx, .ods) or another zip file, not CSV or "
             "JSON; save it as CSV (Excel: File > Save As > CSV UTF-8; LibreOffice: Save As > "
             "Text CSV) and pass that. Nothing was recorded"
         )
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" is UTF-16
-        text = raw.decode("utf-16", errors="replace")
-    else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                # Excel's plain "CSV" on Windows is saved in the ANSI code page.
-                text = raw.removeprefix(b"\xef\xbb\xbf").decode("cp1252")
-            except UnicodeDecodeError:
-                text = None  # type: ignore[assignment]
-    if text is None or "\x00" in text:
+    # UTF-8, UTF-16 (Excel's "Unicode text"), cp1252 (Excel's plain "CSV" on Windows): the
+    # data reader's rules, so a file it reads can be answered in.
+    text = decode(raw)
+    if text is None:
         raise DataError(
             f"{path}: is not a text file (CSV or JSON); save the answers as CSV UTF-8, or export "
             "them from Label Studio as JSON, JSON-MIN or CSV. Nothing was recorded"
@@ -163,14 +155,14 @@ def _label_studio_task(task: dict, where: str) -> Entry:
 
 
 def _parse_csv(text: str, path: Path) -> list[Entry]:
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0].strip()
-    if first_line.lower().startswith("sep=") and len(first_line) == 5:
+    hinted = sep_hint(text.split("\n", 1)[0])
+    if hinted is not None:
         # Excel's own hint line ("sep=;") names the delimiter.
-        delimiters: tuple[str, ...] = (first_line[4],)
+        delimiters: tuple[str, ...] = (hinted,)
         text = text.split("\n", 1)[1] if "\n" in text else ""
         skipped_lines = 1
     else:
-        delimiters, skipped_lines = _DELIMITERS, 0
+        delimiters, skipped_lines = DELIMITERS, 0
     try:
         header, id_col, label_col, delimiter = _pick_header(text, delimiters)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
