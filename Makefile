@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-loop bench-memmap bench-labels bench-cost clean
+.PHONY: run test lint bench bench-loop bench-memmap bench-labels bench-cost bench-sweep bench-compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench-memmap: $(VENV)/.installed
 # Every strategy against random on four datasets, 10 seeds (long: see the script's docstring).
 bench-labels: $(VENV)/.installed
 	$(BIN)/python benchmarks/label_efficiency.py
+
+# A sweep on 2 jobs against the same sweep on 1 (target: within 1.1x of perfect scaling).
+bench-sweep: $(VENV)/.installed
+	$(BIN)/python benchmarks/sweep_wall.py
+
+# compare over 1,000 run directories (target: under 10 s).
+bench-compare: $(VENV)/.installed
+	$(BIN)/python benchmarks/compare_scale.py
 
 bench-cost: $(VENV)/.installed
 	$(BIN)/python benchmarks/strategy_cost.py --check

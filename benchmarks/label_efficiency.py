@@ -1,16 +1,16 @@
 """Label efficiency: does each registered strategy beat random sampling, and by how much?
 
-Every strategy (default: all in alcli's STRATEGIES registry) runs through alcli itself
-(``engine.start`` on a config built here) on four datasets: breast_cancer, digits and wine from
-scikit-learn, and a generated make_classification set (2,000 x 20, 4 classes, 8 informative
-features, random_state 0). Each dataset is standardized (each feature to mean 0 and standard
-deviation 1 over the whole file: an unsupervised step that uses no label) and written as an NPZ
-that the configs name in ``data.path``, so LogisticRegression(max_iter=1000) converges.
+Every strategy (default: all in alcli's STRATEGIES registry) runs on four datasets:
+breast_cancer, digits and wine from scikit-learn, and a generated make_classification set
+(2,000 x 20, 4 classes, 8 informative features, random_state 0). Each dataset is standardized
+(each feature to mean 0 and standard deviation 1 over the whole file: an unsupervised step that
+uses no label) and written as an NPZ, so LogisticRegression(max_iter=1000) converges.
 
-A run is one (dataset, strategy, seed). The seed fixes alcli's stratified test split (25%) and
-its random initial set, so for a given dataset and seed every strategy starts from the same
-labels and is scored on the same test set: the script checks it (same loop-0 ``selected.csv``
-and the same data fingerprint in ``run.json`` across strategies) and exits 1 if not. Budgets,
+The runs are alcli sweeps, one per dataset (``alcli sweep``, ``--jobs`` runs at a time): the
+sweep file written here has a grid over the ``strategy`` section, one cell per strategy, and
+``--seeds`` seeds; the sweep adds the matched random baseline. The seed fixes alcli's
+stratified test split (25%) and its random initial set, so for a given dataset and seed every
+strategy starts from the same labels and is scored on the same test set as random. Budgets,
 fixed per dataset (init records, then loops x records per loop):
 
     breast_cancer  10 + 12 x 10        wine   10 + 10 x 5
@@ -20,28 +20,39 @@ The evaluated model is always LogisticRegression. A strategy that cannot score w
 ``check_model`` says why: bald needs an ensemble) gets a separate selection model,
 ``strategy.model`` = RandomForestClassifier(n_estimators=100), while LogisticRegression is still
 the model trained and evaluated, so its curve compares with the others. Slow strategies get
-cheaper parameters (STRATEGY_PARAMS below; printed with the results).
+cheaper parameters (STRATEGY_PARAMS below). Both are printed before the runs start.
 
-Metric: nAUC, the normalized area under the test-accuracy curve of one run, i.e. the trapezoid
-area under accuracy against the labeled count, from loop 0 to the last loop, divided by the
-range of labeled counts (alcli.metrics.aulc, as `alcli report` computes it). With equal loop
-sizes it is the mean accuracy over loops 0..L, the first and last loop weighted one half. It
-rewards reaching a good accuracy early, not only the final accuracy.
+The statistics are alcli's compare over every sweep at once, grouped by dataset
+(``data.path``) and strategy (``strategy.name``), each group paired by seed with random on the
+same dataset. Its checks stand in for this script's: compare refuses pairs that did not start
+from the same initial set and data fingerprint.
 
-Reading the table: per dataset and strategy, the mean nAUC over seeds; ``diff`` is the mean of
-the per-seed differences from random (same seed, so paired), with a 95% paired bootstrap
-interval (seeds resampled with replacement, 10,000 resamples, generator seeded 0). "beats
-random" is yes when the interval's low end is above 0. One seed gives no interval, and 2 seeds
-(--quick, which also cuts every dataset to 5 loops) one that means little. Results go to
-benchmarks/out/label_efficiency.csv, one row per (dataset, strategy), and
-label_efficiency_seeds.csv, one row per run (with the error of a run that failed). The script
-exits 1 when a run failed or the strategies of a (dataset, seed) did not share their start.
+Metric: nAULC, the normalized area under the test-accuracy curve of one run: the trapezoid area
+under accuracy against the labeled count, from loop 0 to the last loop, divided by the range of
+labeled counts (alcli.metrics.aulc, as `alcli report` computes it). With equal loop sizes it is
+the mean accuracy over loops 0..L, the first and last loop weighted one half. It rewards
+reaching a good accuracy early, not only the final accuracy.
 
-Runs go to ``--jobs`` worker processes (spawned, BLAS and OpenMP pinned to one thread each, so
-that workers do not fight over the cores); run directories are deleted once read. The timing
-summary gives each strategy's mean seconds per run and its mean SELECT seconds per loop. On 2
-cores with --jobs 2, --quick takes about 45 s and the full benchmark (16 strategies, 10 seeds)
-about 12 minutes, most of it expected_error_reduction on digits (about 1 minute per run).
+Reading the table: per dataset and strategy, the mean nAULC and final accuracy over seeds;
+``diff`` is the mean of the per-seed nAULC differences from random (same seed, so paired), with
+a 95% percentile bootstrap interval (seeds resampled with replacement, 10,000 resamples, seeded)
+and the seeds won, tied (|diff| <= 0.005) and lost; the verdict is "better" when the interval
+is above 0, "worse" when below. "rank" is the strategy's nAULC rank among all strategies on that
+dataset (1 = best) and "mean rank" its mean over the datasets; "s/run" the mean compute seconds
+of a run. One seed gives no interval, and 2 seeds (--quick, which also cuts every dataset to 5
+loops) one that means little.
+
+Output: compare's summary CSV (one row per dataset and strategy, its columns as `alcli compare
+--format csv` writes them) goes to ``--out``/label_efficiency.csv, and its HTML report to
+label_efficiency.html. Their labels_to_target is held against one target for every dataset (95%
+of the best final accuracy of any group), so it only means something with one dataset. The
+sweeps stay in ``--out``/label_efficiency/sweeps/<dataset> (each with its own results/ and
+report.html, replaced on the next invocation); ``alcli compare DIR... --by data.path --by
+strategy.name`` reads them again (the --by matters: see compare_sweeps). The script exits 1
+when a run failed or compare found pairs that did not share their start. On 2 cores with --jobs
+2, --quick with three strategies (margin, bald, qbc) takes under a minute; the full benchmark
+(16 strategies, 10 seeds) took about 12 minutes before it ran as sweeps, most of it
+expected_error_reduction on digits.
 
     .venv/bin/python benchmarks/label_efficiency.py [--quick] [--seeds N] [--jobs N]
         [--strategies NAME ...] [--datasets NAME ...] [--out DIR]
@@ -50,18 +61,16 @@ about 12 minutes, most of it expected_error_reduction on digits (about 1 minute 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
+import copy
 import shutil
+import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 EVALUATED_MODEL = {
@@ -76,34 +85,10 @@ STRATEGY_PARAMS = {
     "expected_error_reduction": {"candidates": 50, "estimate_on": 200},
     "qbc": {"members": 5},
 }
-REFERENCE = "random"
+REFERENCE = "random"  # the sweeps' default baseline
+GROUP_BY = ["data.path", "strategy.name"]
 QUICK_SEEDS = 2
 QUICK_LOOPS = 5
-RESAMPLES = 10_000
-BOOTSTRAP_SEED = 0
-SUMMARY_COLUMNS = [
-    "dataset",
-    "strategy",
-    "n_seeds",
-    "mean_nauc",
-    "mean_final_accuracy",
-    "diff_vs_random",
-    "ci_low",
-    "ci_high",
-    "beats_random",
-]
-SEED_COLUMNS = [
-    "dataset",
-    "strategy",
-    "seed",
-    "nauc",
-    "final_accuracy",
-    "n_labeled",
-    "run_s",
-    "select_s_per_loop",
-    "error",
-]
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -149,7 +134,7 @@ def write_dataset(name: str, folder: Path) -> Path:
     return path
 
 
-# --- one run (in a worker) --------------------------------------------------------------------
+# --- the sweeps -------------------------------------------------------------------------------
 
 
 def needs_forest(strategy: str) -> bool:
@@ -161,188 +146,98 @@ def needs_forest(strategy: str) -> bool:
     return strategy_obj.check_model(ModelConfig(**EVALUATED_MODEL).build()) is not None
 
 
-def build_config(dataset: str, data_path: Path, strategy: str, seed: int, budget: Budget):
-    from alcli.config import validate_config
-
-    strategy_section = {"name": strategy, **STRATEGY_PARAMS.get(strategy, {})}
+def strategy_section(strategy: str) -> dict:
+    """One grid value: the whole strategy section (the sweep names its cell by ``name``)."""
+    section = {"name": strategy, **STRATEGY_PARAMS.get(strategy, {})}
     if needs_forest(strategy):
-        strategy_section["model"] = SELECTION_FOREST
-    raw = {
-        "name": f"{dataset}-{strategy}-s{seed}",
-        "seed": seed,
-        "data": {"path": str(data_path)},
-        "model": EVALUATED_MODEL,
-        "init": {"method": "random", "size": budget.init},
-        "strategy": strategy_section,
-        "loop_size": {"schedule": "constant", "size": budget.size},
-        "stop": {"max_loops": budget.loops},
-        "metrics": ["accuracy"],
-        "output": {"keep_models": "none"},
+        section["model"] = SELECTION_FOREST
+    return copy.deepcopy(section)  # shared objects would be YAML aliases
+
+
+def write_sweep(folder: Path, dataset: str, budget: Budget, grid: list[dict], seeds: int) -> Path:
+    """The dataset's sweep file, beside its data folder; returns its path."""
+    sweep = {
+        "name": f"label-efficiency-{dataset}",
+        "config": {
+            "name": f"label-efficiency-{dataset}",
+            "data": {"path": f"data/{dataset}.npz"},
+            "model": EVALUATED_MODEL,
+            "init": {"method": "random", "size": budget.init},
+            "strategy": {"name": REFERENCE},
+            "loop_size": {"schedule": "constant", "size": budget.size},
+            "stop": {"max_loops": budget.loops},
+            "metrics": ["accuracy"],
+            "output": {"keep_models": "none"},
+        },
+        "grid": {"strategy": grid},
+        "seeds": seeds,
     }
-    return validate_config(raw, "label_efficiency", base_dir=data_path.parent)
+    path = folder / f"{dataset}.yaml"
+    path.write_text(
+        "# Written by benchmarks/label_efficiency.py.\n" + yaml.safe_dump(sweep, sort_keys=False)
+    )
+    return path
 
 
-def run_one(task: dict) -> dict:
-    """Run one (dataset, strategy, seed) through alcli; returns its curve summary or error."""
-    from alcli import engine
-    from alcli.metrics import aulc
-
-    run_dir = Path(task["runs"]) / f"{task['dataset']}-{task['strategy']}-s{task['seed']}"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    began = time.perf_counter()
-    result = {key: task[key] for key in ("dataset", "strategy", "seed")}
-    try:
-        config = build_config(
-            task["dataset"], Path(task["data"]), task["strategy"], task["seed"], task["budget"]
-        )
-        engine.start(config, run_dir)
-    except Exception as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return {**result, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
-    with (run_dir / "metrics.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    with (run_dir / "loops" / "0000" / "selected.csv").open(newline="") as handle:
-        initial = sorted(int(row["index"]) for row in csv.DictReader(handle))
-    fingerprint = json.loads((run_dir / "run.json").read_text())["data_fingerprint"]
-    shutil.rmtree(run_dir)
-    labeled = np.array([int(r["n_labeled"]) for r in rows])
-    accuracy = np.array([float(r["accuracy"]) for r in rows])
-    return {
-        **result,
-        "nauc": aulc(labeled, accuracy),
-        "final_accuracy": float(accuracy[-1]),
-        "n_labeled": int(labeled[-1]),
-        "run_s": time.perf_counter() - began,
-        "select_s_per_loop": float(np.mean([float(r["select_s"]) for r in rows[1:]] or [0.0])),
-        "initial": initial,
-        "fingerprint": fingerprint,
-    }
+def run_sweep(sweep_file: Path, sweep_dir: Path, jobs: int) -> bool:
+    """``alcli sweep`` in a child process, its progress on this terminal; True when every
+    run completed."""
+    shutil.rmtree(sweep_dir, ignore_errors=True)
+    command = [sys.executable, "-m", "alcli", "sweep", str(sweep_file)]
+    done = subprocess.run([*command, "--sweep-dir", str(sweep_dir), "--jobs", str(jobs)])
+    return done.returncode == 0
 
 
-# --- statistics -------------------------------------------------------------------------------
+# --- the comparison ---------------------------------------------------------------------------
 
 
-def paired_bootstrap(diffs: np.ndarray) -> tuple[float, float]:
-    """95% interval of the mean of per-seed differences, seeds resampled with replacement."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    picks = rng.integers(0, diffs.shape[0], size=(RESAMPLES, diffs.shape[0]))
-    low, high = np.percentile(diffs[picks].mean(axis=1), [2.5, 97.5])
-    return float(low), float(high)
+def compare_sweeps(sweep_dirs: list[Path], csv_path: Path, html_path: Path):
+    """alcli's compare over every sweep: its CSV and HTML report written, the comparison
+    returned."""
+    from alcli.atomic import csv_text
+    from alcli.experiments import collect_runs, compare
+    from alcli.reporting.comparison import SUMMARY_COLUMNS, summary_rows
+    from alcli.reporting.html import comparison_html
+    from alcli.reporting.runs import library_versions
 
-
-def summarize(runs: list[dict], datasets: list[str], strategies: list[str]) -> list[dict]:
-    """One row per (dataset, strategy) with a completed run, in the order given."""
-    done = {(r["dataset"], r["strategy"], r["seed"]): r for r in runs if "error" not in r}
-    rows = []
-    for dataset in datasets:
-        reference = {s: r for (d, st, s), r in done.items() if d == dataset and st == REFERENCE}
-        for strategy in strategies:
-            mine = {s: r for (d, st, s), r in done.items() if d == dataset and st == strategy}
-            if mine:
-                rows.append(summary_row(dataset, strategy, mine, reference))
-    return rows
-
-
-def summary_row(dataset: str, strategy: str, mine: dict, reference: dict) -> dict:
-    """Mean nAUC of one strategy's runs (by seed), and the mean paired difference from the
-    reference's runs of the same seeds; the interval needs two paired seeds at least."""
-    row = {
-        "dataset": dataset,
-        "strategy": strategy,
-        "n_seeds": len(mine),
-        "mean_nauc": float(np.mean([r["nauc"] for r in mine.values()])),
-        "mean_final_accuracy": float(np.mean([r["final_accuracy"] for r in mine.values()])),
-        "diff_vs_random": None,
-        "ci_low": None,
-        "ci_high": None,
-        "beats_random": "",
-    }
-    paired = sorted(set(mine) & set(reference))
-    if strategy == REFERENCE or not paired:
-        return row
-    diffs = np.array([mine[s]["nauc"] - reference[s]["nauc"] for s in paired])
-    row["diff_vs_random"] = float(diffs.mean())
-    if len(paired) >= 2:
-        low, high = paired_bootstrap(diffs)
-        row.update(ci_low=low, ci_high=high, beats_random="yes" if low > 0 else "no")
-    return row
-
-
-def shared_start_problems(runs: list[dict]) -> list[str]:
-    """(dataset, seed) pairs whose strategies did not share loop 0 and the test split."""
-    seen: dict[tuple[str, int], tuple] = {}
-    problems = []
-    for r in runs:
-        if "error" in r:
-            continue
-        start = (tuple(r["initial"]), r["fingerprint"])
-        first = seen.setdefault((r["dataset"], r["seed"]), start)
-        if start != first:
-            problems.append(
-                f"{r['dataset']} seed {r['seed']}: {r['strategy']} started from another loop 0 "
-                "or test split than the other strategies"
-            )
-    return problems
-
-
-# --- output -----------------------------------------------------------------------------------
+    runs, notes = collect_runs(sweep_dirs)
+    # Grouped by these two keys and no more: compare's default (every key that differs) would
+    # also take the budget keys (init.size, loop_size.size, stop.max_loops) for part of the
+    # method, and average each strategy's rank only over the datasets with the same budget.
+    comparison = compare(runs, by=GROUP_BY, reference=REFERENCE, notes=notes)
+    rows = [list(row.values()) for row in summary_rows(comparison)]
+    csv_path.write_text(csv_text(SUMMARY_COLUMNS, rows))
+    configs = {g.label: (g.runs[0].path / "config.yaml").read_text() for g in comparison.groups}
+    html_path.write_text(
+        comparison_html(comparison, "label efficiency", configs, library_versions())
+    )
+    return comparison
 
 
 def fmt(value: float | None, spec: str = "+.4f") -> str:
     return "" if value is None else format(value, spec)
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(comparison) -> None:
+    print(f"\n{comparison.metric}, nAULC paired with {REFERENCE} by seed:")
     header = (
-        f"{'dataset':<14}{'strategy':<26}{'seeds':>5}{'nAUC':>8}{'final acc':>10}"
-        f"{'diff':>9}{'95% CI low':>11}{'high':>9}  beats random"
+        f"{'dataset':<14}{'strategy':<26}{'runs':>5}{'nAULC':>8}{'final':>8}{'diff':>9}"
+        f"{'95% interval':>20}{'W/T/L':>9}  {'verdict':<20}{'rank':>5}{'mean rank':>10}"
+        f"{'s/run':>7}"
     )
     print(header)
     print("-" * len(header))
-    for r in rows:
+    for g in comparison.groups:
+        interval = f"[{g.ci_low:+.4f}, {g.ci_high:+.4f}]" if g.ci_low is not None else ""
+        wtl = f"{g.wins}/{g.ties}/{g.losses}" if g.pairs else ""
         print(
-            f"{r['dataset']:<14}{r['strategy']:<26}{r['n_seeds']:>5}{r['mean_nauc']:>8.4f}"
-            f"{r['mean_final_accuracy']:>10.4f}{fmt(r['diff_vs_random']):>9}"
-            f"{fmt(r['ci_low']):>11}{fmt(r['ci_high']):>9}  {r['beats_random']}"
+            f"{Path(g.keys['data.path']).stem:<14}{g.keys['strategy.name']:<26}{g.n_runs:>5}"
+            f"{g.aulc:>8.4f}{g.final:>8.4f}{fmt(g.diff):>9}{interval:>20}{wtl:>9}  "
+            f"{g.verdict():<20}{fmt(g.rank, '.1f'):>5}{fmt(g.mean_rank, '.2f'):>10}"
+            f"{g.seconds_per_run:>7.2f}"
         )
-
-
-def print_timing(runs: list[dict], strategies: list[str], wall: float, jobs: int) -> None:
-    done = [r for r in runs if "error" not in r]
-    print(f"\ntiming: {len(done)} runs in {wall:.1f} s wall with {jobs} worker(s)")
-    print(f"{'strategy':<26}{'runs':>5}{'s/run':>8}{'total s':>9}{'select s/loop':>15}")
-    for strategy in strategies:
-        mine = [r for r in done if r["strategy"] == strategy]
-        if mine:
-            run_s = [r["run_s"] for r in mine]
-            select_s = np.mean([r["select_s_per_loop"] for r in mine])
-            print(
-                f"{strategy:<26}{len(mine):>5}{np.mean(run_s):>8.2f}{sum(run_s):>9.1f}"
-                f"{select_s:>15.4f}"
-            )
-
-
-def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def describe_setup(strategies: list[str], budgets: dict[str, Budget], seeds: int) -> None:
-    print(f"{len(strategies)} strategies x {len(budgets)} datasets x {seeds} seeds")
-    print(f"evaluated model: LogisticRegression({EVALUATED_MODEL['params']})")
-    for name, b in budgets.items():
-        print(f"  {name:<14} init {b.init} + {b.loops} loops x {b.size}")
-    for strategy in strategies:
-        notes = []
-        if strategy in STRATEGY_PARAMS:
-            notes.append(f"params {STRATEGY_PARAMS[strategy]}")
-        if needs_forest(strategy):
-            notes.append(f"selection model RandomForestClassifier({SELECTION_FOREST['params']})")
-        if notes:
-            print(f"  {strategy}: {'; '.join(notes)}")
-    print(flush=True)
+    for note in comparison.notes:
+        print(f"note: {note}")
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -359,7 +254,7 @@ def parse_args(argv: list[str] | None, registered: list[str]) -> argparse.Namesp
         choices=registered,
         default=registered,
         metavar="NAME",
-        help="Strategies to run (random is always added).",
+        help="Strategies to run (random, the baseline, is always run).",
     )
     parser.add_argument(
         "--datasets",
@@ -370,7 +265,7 @@ def parse_args(argv: list[str] | None, registered: list[str]) -> argparse.Namesp
         help=f"Datasets: {', '.join(BUDGETS)}.",
     )
     parser.add_argument("--seeds", type=int, default=10, help="Seeds 0..N-1 (default 10).")
-    parser.add_argument("--jobs", type=int, default=2, help="Worker processes (default 2).")
+    parser.add_argument("--jobs", type=int, default=2, help="Runs at a time (default 2).")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -380,80 +275,68 @@ def parse_args(argv: list[str] | None, registered: list[str]) -> argparse.Namesp
         "--out",
         type=Path,
         default=DEFAULT_OUT,
-        help="Folder for the CSVs (data and run directories go in a subfolder).",
+        help="Folder for the CSV and the report (data and sweeps go in a subfolder).",
     )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
+    if set(args.strategies) <= {REFERENCE}:
+        parser.error(f"give a strategy besides {REFERENCE}, the baseline every sweep runs")
     return args
 
 
-def run_all(tasks: list[dict], jobs: int) -> list[dict]:
-    """Every run, in ``jobs`` spawned worker processes; prints each one as it completes."""
-    # Spawned workers read the environment at start, before their BLAS and OpenMP load.
-    for name in THREAD_VARIABLES:
-        os.environ[name] = "1"
-    runs = []
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        for r in pool.map(run_one, tasks):
-            runs.append(r)
-            status = r.get("error") or f"nAUC {r['nauc']:.4f}, {r['run_s']:.1f} s"
-            print(
-                f"  [{len(runs)}/{len(tasks)}] {r['dataset']} {r['strategy']} "
-                f"seed {r['seed']}: {status}",
-                flush=True,
-            )
-    return runs
+def describe_setup(grid: list[dict], budgets: dict[str, Budget], seeds: int) -> None:
+    print(f"{len(grid)} strategies + {REFERENCE} x {len(budgets)} datasets x {seeds} seeds")
+    print(f"evaluated model: LogisticRegression({EVALUATED_MODEL['params']})")
+    for name, b in budgets.items():
+        print(f"  {name:<14} init {b.init} + {b.loops} loops x {b.size}")
+    for section in grid:
+        if len(section) > 1:  # cheaper parameters or a selection model
+            print(f"  strategy: {section}")
+    print(flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from alcli.errors import AlcliError
     from alcli.strategies import STRATEGIES
 
     args = parse_args(argv, sorted(STRATEGIES))
-    strategies = [REFERENCE, *sorted(set(args.strategies) - {REFERENCE})]
+    strategies = sorted(set(args.strategies) - {REFERENCE})
     seeds = QUICK_SEEDS if args.quick else args.seeds
     budgets = {
         name: Budget(b.init, b.size, QUICK_LOOPS) if args.quick else b
         for name, b in BUDGETS.items()
         if name in args.datasets
     }
-    work = args.out.resolve() / "label_efficiency"
+    out = args.out.resolve()
+    work = out / "label_efficiency"
     (work / "data").mkdir(parents=True, exist_ok=True)
-    data_paths = {name: write_dataset(name, work / "data") for name in budgets}
-    describe_setup(strategies, budgets, seeds)
+    grid = [strategy_section(s) for s in strategies]
+    describe_setup(grid, budgets, seeds)
 
-    tasks = [
-        {
-            "dataset": d,
-            "strategy": s,
-            "seed": seed,
-            "budget": budgets[d],
-            "data": str(data_paths[d]),
-            "runs": str(work / "runs"),
-        }
-        for d in budgets
-        for seed in range(seeds)
-        for s in strategies
-    ]
+    sweep_dirs, failed = [], []
     began = time.perf_counter()
-    runs = run_all(tasks, args.jobs)
+    for dataset, budget in budgets.items():
+        write_dataset(dataset, work / "data")
+        sweep_file = write_sweep(work, dataset, budget, grid, seeds)
+        print(f"--- {dataset}: {len(grid) + 1} cells x {seeds} seeds", flush=True)
+        sweep_dirs.append(work / "sweeps" / dataset)
+        if not run_sweep(sweep_file, sweep_dirs[-1], args.jobs):
+            failed.append(dataset)
     wall = time.perf_counter() - began
 
-    rows = summarize(runs, list(budgets), strategies)
-    print()
-    print_table(rows)
-    print_timing(runs, strategies, wall, args.jobs)
-    write_csv(args.out / "label_efficiency.csv", rows, SUMMARY_COLUMNS)
-    write_csv(args.out / "label_efficiency_seeds.csv", runs, SEED_COLUMNS)
-    print(f"\nwrote {args.out / 'label_efficiency.csv'} and label_efficiency_seeds.csv")
-
-    failed = [r for r in runs if "error" in r]
-    for r in failed:
-        print(f"FAILED {r['dataset']} {r['strategy']} seed {r['seed']}: {r['error']}")
-    problems = shared_start_problems(runs)
-    for problem in problems:
-        print(f"NOT SHARED {problem}")
-    return 1 if failed or problems else 0
+    csv_path, html_path = out / "label_efficiency.csv", out / "label_efficiency.html"
+    try:  # a sweep refused before its first run made no directory
+        comparison = compare_sweeps([d for d in sweep_dirs if d.is_dir()], csv_path, html_path)
+    except AlcliError as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 1
+    print_table(comparison)
+    print(f"\n{len(comparison.runs)} runs in {wall:.1f} s wall with --jobs {args.jobs}")
+    print(f"wrote {csv_path} and {html_path.name}")
+    for dataset in failed:
+        print(f"FAILED: runs of the {dataset} sweep; see its output above")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -357,3 +357,65 @@ def test_a_sweep_whose_expectation_fails_exits_1_after_writing_its_results(tmp_p
     again = invoke("resume", sweep_dir, "--quiet")
     assert again.exit_code == 1, again.output
     assert again.stderr.count("check failed:") == 2
+
+
+# --- grouping rules on synthetic runs ---------------------------------------------------------
+
+
+def synthetic(keys: dict, seed: int, level: float):
+    import numpy as np
+
+    from alcli.reporting.comparison import RunCurve
+
+    n = np.array([10, 20, 30])
+    return RunCurve(
+        path=Path(f"/runs/{'-'.join(map(str, keys.values()))}/{seed}"),
+        seed=seed,
+        status="completed",
+        keys=keys,
+        metric_names=["accuracy"],
+        n_labeled=n,
+        cost=None,
+        seconds=np.array([0.1, 0.2, 0.3]),
+        values={"accuracy": np.array([0.5, level, level + 0.1]) + 0.001 * seed},
+        data_fingerprint=f"data-{keys.get('data.path')}-{seed}",
+        initial=(seed,),
+    )
+
+
+def test_random_as_an_init_method_is_not_taken_for_the_reference():
+    from alcli.experiments.compare import compare
+
+    runs = [
+        synthetic({"init.method": init, "strategy.name": strategy}, seed, level)
+        for init in ("random", "kmeans")
+        for strategy, level in (("margin", 0.8), ("random", 0.7))
+        for seed in range(3)
+    ]
+    comparison = compare(runs)
+    references = {g.label for g in comparison.groups if g.is_reference}
+    assert references == {
+        "init.method=random,strategy.name=random",
+        "init.method=kmeans,strategy.name=random",
+    }
+    margin = comparison.group("init.method=kmeans,strategy.name=margin")
+    assert margin.reference == "init.method=kmeans,strategy.name=random"
+    assert margin.diff is not None and margin.diff > 0
+
+
+def test_mean_rank_spans_datasets_whose_budgets_differ():
+    from alcli.experiments.compare import compare
+
+    budgets = {"a.npz": 10, "b.npz": 20}  # loop size changes with the dataset, not the method
+    runs = [
+        synthetic(
+            {"data.path": path, "loop_size.size": size, "strategy.name": strategy}, seed, level
+        )
+        for path, size in budgets.items()
+        for strategy, level in (("margin", 0.8 if path == "a.npz" else 0.6), ("random", 0.7))
+        for seed in range(3)
+    ]
+    comparison = compare(runs)
+    margins = [g for g in comparison.groups if g.keys["strategy.name"] == "margin"]
+    assert sorted(g.rank for g in margins) == [1.0, 2.0]  # best on a, worst on b
+    assert {g.mean_rank for g in margins} == {1.5}  # one method, averaged over both datasets

@@ -35,6 +35,8 @@ from alcli.reporting.runs import read_run_curve, run_dirs_under
 from alcli.schema import did_you_mean
 
 DEFAULT_REFERENCE = "random"
+#: Where the reference value is looked for first (it may be the value of other keys too).
+REFERENCE_KEY = "strategy.name"
 DEFAULT_TARGET_SHARE = 0.95
 #: nAULC differences this small are ties: half a point of accuracy, below what a test set of
 #: a few hundred records resolves.
@@ -254,11 +256,20 @@ def _set_target(comparison: Comparison, target: float | None, share: float) -> N
 def _pair_with_reference(comparison: Comparison, value: str) -> None:
     """Each group's reference: the group holding ``value`` in some key, alike in every key
     outside that key's section; their runs paired by seed."""
+    holding = [
+        key
+        for key in comparison.group_keys
+        if any(
+            _show(g.keys.get(key)) == value or str(g.keys.get(key)) == value
+            for g in comparison.groups
+        )
+    ]
+    # random may be an init method as well as a strategy: the strategy is what a baseline is.
+    key = REFERENCE_KEY if REFERENCE_KEY in holding else (holding[0] if holding else None)
     references = {
         g.label: key
         for g in comparison.groups
-        for key, v in g.keys.items()
-        if _show(v) == value or str(v) == value
+        if key in g.keys and (_show(g.keys[key]) == value or str(g.keys[key]) == value)
     }
     if not references:
         comparison.notes.append(
@@ -371,11 +382,17 @@ def _rank(comparison: Comparison) -> None:
         scores = np.array([g.aulc for g in groups])
         for group, score in zip(groups, scores, strict=True):
             group.rank = float((scores > score).sum() + ((scores == score).sum() + 1) / 2)
+    # A method is told by the keys that vary on the same data; keys that only change with the
+    # data (a budget per dataset) are part of the dataset, not of the method.
+    method_keys = [
+        k
+        for k in comparison.group_keys
+        if k not in data_keys
+        and any(len({_hashable(g.keys.get(k)) for g in groups}) > 1 for groups in by_data.values())
+    ]
     by_method: dict[tuple, list[Group]] = {}
     for group in comparison.groups:
-        method = tuple(
-            _hashable(group.keys.get(k)) for k in comparison.group_keys if k not in data_keys
-        )
+        method = tuple(_hashable(group.keys.get(k)) for k in method_keys)
         by_method.setdefault(method, []).append(group)
     for groups in by_method.values():
         mean_rank = float(np.mean([g.rank for g in groups]))

@@ -178,6 +178,8 @@ def _work(tasks, messages, stopping, root: Path) -> None:
             outcome = execute_run(spec, root, forward)
         except KeyboardInterrupt:
             outcome = Outcome(spec.key, "stopped", True, "interrupted", interrupted=True)
+        except Exception as exc:  # a bug in one run must not take the worker's next runs
+            outcome = Outcome(spec.key, "failed", True, f"{type(exc).__name__}: {exc}")
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         messages.put(("done", pid, outcome))
