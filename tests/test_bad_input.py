@@ -434,10 +434,22 @@ CASES = [
         files={"data.csv": CSV.replace("3,0.5,1.0,0", "3,0.5,0")},
     ),
     Case(
-        "CSV with a non-numeric feature",
-        ON_CSV,
-        r"data\.csv, line 3, column 'b': 'abc' is not a number",
+        "CSV with a non-numeric feature and data.preprocess: none",
+        ON_CSV.replace("test_size: 0.5}", "test_size: 0.5, preprocess: none}"),
+        r"data\.csv, line 3, column 'b': 'abc' is not a number.*data\.preprocess: auto",
         files={"data.csv": CSV.replace("2,1.5,2.5,1", "2,1.5,abc,1")},
+    ),
+    Case(
+        "CSV with a column declared numeric that holds a word",
+        ON_CSV.replace("test_size: 0.5}", "test_size: 0.5, preprocess: {columns: {b: numeric}}}"),
+        r"data\.csv, column 'b': declared numeric, but 'abc' is not a number",
+        files={"data.csv": CSV.replace("2,1.5,2.5,1", "2,1.5,abc,1")},
+    ),
+    Case(
+        "CSV with an empty feature column, preprocessed",
+        ON_CSV.replace("test_size: 0.5}", "test_size: 0.5, preprocess: {}}"),
+        r"data\.csv, column 'b': every cell is empty",
+        files={"data.csv": "id,a,b,target\n1,1.0,,0\n2,1.5,,1\n3,2.0,,0\n4,2.5,,1\n"},
     ),
     Case(
         "CSV with an infinite feature",

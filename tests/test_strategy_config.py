@@ -4,6 +4,7 @@ model, on a model with decision values only, and listed by `alcli strategies`.""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 
@@ -142,6 +143,8 @@ def test_the_readme_strategy_example_works_as_written(cli, write_config, tmp_pat
     (package / "__init__.py").write_text("")
     (package / "strategies.py").write_text(code)
     monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m.split(".")[0] == "mypkg"]:
+        monkeypatch.delitem(sys.modules, name)  # another test's mypkg (tests/test_pipelines.py)
     config = write_config({"strategy": {"name": "mypkg.strategies:TopTwoRatio", "power": 2}})
     run_dir = run_ok(cli, config, tmp_path)
     rows = read_csv(run_dir / "loops" / "0001" / "selected.csv")

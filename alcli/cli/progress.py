@@ -1,10 +1,13 @@
-"""Progress on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+"""Progress on stderr: a rich progress bar on a terminal, plain lines otherwise; at the end,
+one line per kind of warning the run's steps raised (none with --quiet: they stay in
+events.jsonl and `alcli report`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from alcli.rundir import step_seconds
@@ -20,6 +23,9 @@ class ProgressPrinter:
         self.live = live and console.is_terminal and not quiet
         self._progress: Progress | None = None
         self._task = None
+        self._warnings: list[dict[str, Any]] = []  # the `warnings` events of this command
+        self._loops: set[int] = set()  # complete
+        self._waiting: set[int] = set()  # with people
 
     def __enter__(self) -> ProgressPrinter:
         if self.live:
@@ -38,11 +44,23 @@ class ProgressPrinter:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+        if self._warnings:
+            # Completed, waiting for labels, stopped or failed: said once, before the outcome.
+            from alcli.reporting.run_report import warning_summary
+
+            for entry in warning_summary(self._warnings, self._loops, self._waiting):
+                self.console.print(f"warning: {escape(entry['text'])}", highlight=False)
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.quiet:
             return
         kind = event["event"]
+        if kind == "warnings":
+            self._warnings.append(event)
+        elif kind == "loop":
+            self._loops.add(event["loop"])
+        elif kind == "awaiting_labels":
+            self._waiting.add(event["loop"])
         if kind == "repaired":
             # Said even on a terminal with a bar: the user should know the loops were redone.
             self.console.print(

@@ -90,7 +90,12 @@ def to_table(report: dict[str, Any]) -> Table:
         title += f" ({run['stop_reason']})"
     if run.get("stopped_in"):
         title += f" (in loop {run['stopped_in']['loop']}, {run['stopped_in']['step']})"
-    table = Table(title=title, caption=reporting.caption(summary), title_justify="left")
+    table = Table(
+        title=title,
+        caption=reporting.caption(summary),
+        title_justify="left",
+        caption_justify="left",
+    )
     if not loops:
         table.add_column("no loop has completed yet")
         return table

@@ -114,11 +114,49 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
         out.print(
             f"{config}: valid. {data.ids.shape[0]} pool records, {data.y_test.shape[0]} test "
             f"records, {data.X.shape[1]} features, {data.classes.shape[0]} classes; model "
-            f"{cfg.model.estimator.rsplit('.', 1)[-1]}, init {cfg.init.method}, strategy "
+            f"{cfg.model.summary()}, init {cfg.init.method}, strategy "
             f"{cfg.strategy.summary()}, labeler "
             f"{' then '.join(link.kind for link in labeler_chain(cfg.labeler))}, up to "
             f"{cfg.stop.max_loops} loops."
         )
+        if data.column_kinds:
+            out.print(_kinds_table(data.column_kinds, data.feature_names))
+        if experiment.warnings:
+            from alcli.reporting.run_report import warning_summary
+
+            event = {"loop": None, "warnings": list(experiment.warnings)}
+            for entry in warning_summary([event], []):
+                err.print(f"warning: {escape(entry['text'])}")
+
+
+def _kinds_table(kinds: dict[str, str], feature_names: list[str]):
+    """Each column, the kind it was taken as, and how many features it became."""
+    from rich.table import Table
+
+    how = {
+        "numeric": "imputed, scaled",
+        "categorical": "one-hot",
+        "text": "TF-IDF word and character n-grams",
+        "date": "date components",
+    }
+    table = Table(
+        title="Columns, by kind (override one with data.preprocess.columns: {NAME: KIND})",
+        title_justify="left",
+    )
+    for header in ("column", "kind", "features", "as"):
+        table.add_column(header, justify="right" if header == "features" else "left")
+    for name, kind in kinds.items():
+        made = sum(_made_from(feature, name, kind) for feature in feature_names)
+        table.add_row(escape(name), kind, str(made), how[kind])
+    return table
+
+
+def _made_from(feature: str, column: str, kind: str) -> bool:
+    # The preprocessor names a feature "<part>__<column or column_value>" (scikit-learn's form).
+    part, _, rest = feature.partition("__")
+    if kind in ("text", "date"):
+        return part == f"{kind}_{column}"
+    return rest == column or rest.startswith(f"{column}_")
 
 
 def _finish(result, quiet: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from alcli.data.preprocessing import PreprocessConfig
 from alcli.schema import Section, did_you_mean, resolve_path
 
 SKLEARN_DATASETS = ("breast_cancer", "digits", "iris", "wine")
@@ -57,6 +58,18 @@ class DataConfig(Section):
         description="The class labels, declared up front (default: the labels the data holds): "
         "needed when the pool holds no labels yet; a label outside them is refused.",
     )
+    preprocess: Literal["auto", "none"] | PreprocessConfig = Field(
+        "auto",
+        description="How columns become features. auto: numeric data as it is, and a table "
+        "with any other column preprocessed by kind (numbers imputed and scaled, categories "
+        "one-hot, text as TF-IDF, dates as components); none: numeric columns only; a mapping: "
+        "always preprocess, with these settings (columns: per-column kinds).",
+    )
+
+    @field_validator("preprocess", mode="before")
+    @classmethod
+    def _preprocess_words(cls, value: object) -> object:
+        return {} if value is True else ("none" if value is False else value)
 
     _resolve = field_validator("path", "test_path", "labels_path")(resolve_path)
 
@@ -136,6 +149,11 @@ class DataConfig(Section):
         if value is not None and len({str(v) for v in value}) != len(value):
             raise PydanticCustomError("duplicate_class", "a class is listed twice")
         return value
+
+    @property
+    def preprocessing(self) -> PreprocessConfig | None:
+        """The settings when every table is preprocessed (a mapping), else None."""
+        return self.preprocess if isinstance(self.preprocess, PreprocessConfig) else None
 
     @property
     def has_test_set(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from alcli.atomic import file_problem
 from alcli.data.config import DataConfig
@@ -336,10 +337,30 @@ def _table(cells: Cells, cfg: DataConfig, path: Path) -> Table:
             )
         except NotNumber as exc:
             refused.append((exc.record, j, exc.message))
-    if refused:
+    mistyped = [
+        r for r in refused if _mostly_numbers(cells.column(header.index(feature_names[r[1]])))
+    ]
+    if mistyped and cfg.preprocessing is None:
+        # Numbers with a few odd cells (or in an ambiguous format) are a data problem, not a
+        # text column: said, rather than silently turned into categories.
+        record, j, message = min(mistyped)
+        raise DataError(
+            f"{path}, {cells.where(record)}, column '{feature_names[j]}': {message} (if the "
+            f"column is not numbers, declare its kind: data.preprocess: {{columns: "
+            f"{{{feature_names[j]}: text}}}})"
+        )
+    if cfg.preprocessing is not None or (refused and cfg.preprocess == "auto"):
+        # Columns of other kinds: kept as text, turned into features by kind once the pool
+        # is known (data/preprocessing.py); numbers as their shortest text.
+        X = _raw_cells(cells, header, feature_names, X, {j for _, j, _ in refused})
+    elif refused:
         record, j, message = min(refused)
-        raise DataError(f"{path}, {cells.where(record)}, column '{feature_names[j]}': {message}")
-    _refuse_infinite(X, path, feature_names, where=cells.where)
+        hint = " (or set data.preprocess: auto to turn it into features by kind)"
+        raise DataError(
+            f"{path}, {cells.where(record)}, column '{feature_names[j]}': {message}{hint}"
+        )
+    else:
+        _refuse_infinite(X, path, feature_names, where=cells.where)
     labels, has_label = _labels_of_column(cells.column(target_col), path, cfg.target)
     if id_col is None:
         ids = np.arange(cells.n_records)
@@ -347,6 +368,33 @@ def _table(cells: Cells, cfg: DataConfig, path: Path) -> Table:
         ids = _ids_of_column(cells.column(id_col))
         _check_ids(ids, path, "; or set data.id: false to number the rows instead")
     return Table(X, labels, has_label, ids, feature_names)
+
+
+_NUMBERISH = re.compile(r"^[+-]?[\d.,' ]*\d[\d.,' ]*([eE][+-]?\d+)?$")
+#: A column this much made of numbers is numbers with mistakes, not text.
+MOSTLY = 0.9
+
+
+def _mostly_numbers(values: Column) -> bool:
+    if isinstance(values, np.ndarray):
+        return True
+    present = [v.strip() for v in values if v.strip()]
+    numeric = sum(bool(_NUMBERISH.match(v)) for v in present)
+    return bool(present) and numeric >= MOSTLY * len(present)
+
+
+def _raw_cells(
+    cells: Cells, header: list[str], names: list[str], numbers: np.ndarray, text: set[int]
+) -> np.ndarray:
+    """The feature columns as text: ``text`` columns as the file has them (trimmed), the
+    others as the numbers read from them ("" where missing)."""
+    raw = np.empty(numbers.shape, dtype=object)
+    for j, name in enumerate(names):
+        if j in text:
+            raw[:, j] = [str(v).strip() for v in cells.column(header.index(name))]
+        else:
+            raw[:, j] = [repr(v) if v == v else "" for v in numbers[:, j].tolist()]
+    return raw.astype(str)
 
 
 def id_column(header: list[str], id_setting: str | bool | None) -> int | None:
@@ -437,6 +485,10 @@ def rows_where(X: np.ndarray, test, chunk_rows: int = 65536) -> np.ndarray:
     """
     if not np.issubdtype(X.dtype, np.floating):
         return np.empty(0, dtype=np.int64)
+    if sp.issparse(X):  # only the stored values can be NaN or infinite
+        X = X.tocsr()
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        return np.unique(rows[test(X.data)])
     hits = [
         start + np.flatnonzero(test(block).any(axis=1))
         for start, block in row_chunks(X, chunk_rows)

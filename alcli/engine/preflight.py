@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.dummy import DummyClassifier
 
 from alcli.classes import UNLABELED, codes_by_text, label_text, with_new_classes
 from alcli.config import ExperimentConfig, load_config
 from alcli.data import Dataset, load_dataset, rows_where
+from alcli.engine.warned import Caught, estimator_name
 from alcli.errors import AlcliError, DataError, agree, plural, preview
 from alcli.initialization import InitMethod, build_init
 from alcli.labelers import (
@@ -43,6 +45,8 @@ class Experiment:
     labeler: Labeler  # built here, so that one that refuses the data does so before any write
     strategy: Strategy
     new_classes: tuple = ()  # classes annotators added during the run (allow_new_classes)
+    #: What reading the data and building the labeler warned (Caught.items()), for the run.
+    warnings: tuple = ()
 
     def with_new_classes(self, new: list) -> Experiment:
         """This experiment with ``new`` classes appended to the data's (codes stay put)."""
@@ -63,7 +67,9 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
     DataError
         For every mismatch between config and data, before anything is written.
     """
-    data = load_dataset(config.data, config.seed)
+    caught = Caught()
+    with caught.step("data", key="data"):
+        data = load_dataset(config.data, config.seed)
     where = config.data.path or config.data.source
     oracle = _truth_teller(config)
     if oracle is not None:
@@ -88,13 +94,28 @@ def prepare(config: ExperimentConfig, initial_set: bool = True) -> Experiment:
                     "sklearn.ensemble.HistGradientBoostingClassifier with margin)"
                 )
     _check_metrics_fit_the_data(config, data)
+    _check_model_takes_sparse(config, data)
     _check_prices(config, data)
     init = build_init(config.init)
     initial = _initial_indices(config, init, data) if initial_set else None
-    labeler = build_labeler(
-        config.labeler, LabelerContext(data.y, data.classes, config.data, config.seed)
+    with caught.step("label", key="labeler.model") as source:  # a labeling model is fit here
+        labeler = build_labeler(
+            config.labeler, LabelerContext(data.y, data.classes, config.data, config.seed)
+        )
+        source.name = _labeling_model_name(labeler)
+    return Experiment(
+        config, data, init, initial, labeler, strategy, warnings=tuple(caught.items())
     )
-    return Experiment(config, data, init, initial, labeler, strategy)
+
+
+def _labeling_model_name(labeler: Labeler) -> str:
+    """The class name of the model a labeler in the chain labels with ("" without one)."""
+    link: Any = labeler
+    while link is not None:
+        if hasattr(link, "estimator_"):
+            return estimator_name(link.estimator_)
+        link = getattr(link, "fallback_", None)
+    return ""
 
 
 def _initial_indices(
@@ -153,6 +174,30 @@ def check_terminal(config: ExperimentConfig) -> None:
             "labeler: the terminal labeler asks a person at an interactive terminal, and this "
             "process has none (stdin or stdout is redirected); run alcli in a terminal, or use "
             "labeler: {kind: file} to label through a spreadsheet"
+        )
+
+
+def _check_model_takes_sparse(config: ExperimentConfig, data: Dataset) -> None:
+    """Text and category columns become a sparse matrix; a model that needs dense features
+    would fail at its first fit, so it is refused now, with the models that work."""
+    if not sp.issparse(data.X):
+        return
+    from sklearn.utils import get_tags
+
+    model = config.model.build()
+    try:
+        takes_sparse = bool(get_tags(model).input_tags.sparse)
+    except (AttributeError, TypeError):
+        return  # a model without tags: its first fit will say
+    if not takes_sparse:
+        kinds = sorted({k for k in data.column_kinds.values() if k in ("text", "categorical")})
+        raise DataError(
+            f"model: {type(model).__name__} needs dense features, and the "
+            f"{' and '.join(kinds) or 'sparse'} columns of {config.data.path} make them sparse "
+            f"({data.X.shape[1]} features); use a model that takes sparse features "
+            "(sklearn.linear_model.LogisticRegression, sklearn.svm.LinearSVC, "
+            "sklearn.linear_model.SGDClassifier, sklearn.naive_bayes.MultinomialNB, "
+            "sklearn.ensemble.RandomForestClassifier)"
         )
 
 

@@ -38,6 +38,7 @@ from alcli.engine.steps.infer import batch_confidence, infer, measure_signals, s
 from alcli.engine.steps.label import label, save_pending
 from alcli.engine.steps.select import select
 from alcli.engine.steps.train import train
+from alcli.engine.warned import Caught, estimator_name, quietly
 from alcli.errors import AlcliError, ConfigError, ExperimentFailed, Interrupted, StorageFull
 from alcli.labelers import Answers, labeler_chain
 from alcli.models import blas_threads
@@ -109,6 +110,9 @@ class Runner:
             self.state.stop_set = np.sort(draw)
         self.state.columns = table_columns(self.state)
         self.on_event = on_event
+        #: Warnings of the set-up (reading the data, training a labeling model), journaled
+        #: when the loops begin.
+        self.setup_warnings = list(experiment.warnings)
         self.reoffers_skipped = any(
             getattr(link, "reoffer_skipped", False) for link in labeler_chain(config.labeler)
         )
@@ -129,6 +133,9 @@ class Runner:
         loop = first_loop
         try:
             rundir.update_meta(status="running", error=None)
+            if self.setup_warnings:
+                self.emit({"event": "warnings", "loop": None, "warnings": self.setup_warnings})
+                self.setup_warnings = []
             with blas_threads(self.state.config.model.blas_threads):
                 if restore:
                     self.restore_model(first_loop - 1 if first_loop else None)
@@ -200,10 +207,17 @@ class Runner:
 
     def run_loop(self, loop: int) -> LoopRecord:
         """SELECT, LABEL, TRAIN, INFER, then checkpoint ``loops/<loop>``."""
+        state = self.state
+        state.caught = Caught()
+        if loop == 0:
+            source = (state.config.init.method, "init")
+        else:
+            source = (state.config.strategy.name, _selection_key(state.config))
         while True:
             self.began(loop, "select")
             clock = time.perf_counter()
-            indices, scores, picked_by = select(self.state, loop)
+            with state.caught.step("select", *source):
+                indices, scores, picked_by = select(state, loop)
             seconds = {"select": time.perf_counter() - clock}
             batch = Batch(indices, scores, picked_by, Answers.unanswered(indices.shape[0]))
             record = self.finish_loop(loop, batch, seconds)
@@ -214,6 +228,7 @@ class Runner:
         """Go on with a loop whose batch waited for labels: the strategy as it was after
         selecting it, the answers given so far, then LABEL the rest."""
         state = self.state
+        state.caught = Caught()
         state.strategy.restore(strategy_state(pending))
         # Records of a first batch skipped entirely, before this batch was drawn.
         skipped = pending.get("pool.skipped", np.empty(0, dtype=np.int64))
@@ -232,10 +247,13 @@ class Runner:
         state, pool = self.state, self.state.pool
         self.began(loop, "label")
         clock = time.perf_counter()
-        answers = label(state, loop, batch)
+        with state.caught.step("label", key="labeler"):
+            answers = label(state, loop, batch)
         seconds["label"], clock = _lap(clock)
         if not answers.complete:
             save_pending(state, loop, batch, answers)
+            if state.caught:  # SELECT's: the loop goes on from LABEL when the answers come
+                self.emit(self.warnings_event(loop))
             raise AwaitingLabels(loop, answers.message, int((answers.codes == UNANSWERED).sum()))
         indices = batch.indices
         given = answers.codes >= 0
@@ -260,11 +278,12 @@ class Runner:
 
         self.began(loop, "infer")
         clock = time.perf_counter()
-        metrics = score_on_test(state)
-        cost = float(answers.cost.sum()) + state.carried.cost_sum
-        confidence = batch_confidence(state, indices) if state.signals else float("nan")
-        progress = self.progress(loop, metrics, state.spent + cost)
-        reason, n_predictions, signals = self.decide(progress, confidence)
+        with state.caught.step("infer", estimator_name(state.model), "model"):
+            metrics = score_on_test(state)
+            cost = float(answers.cost.sum()) + state.carried.cost_sum
+            confidence = batch_confidence(state, indices) if state.signals else float("nan")
+            progress = self.progress(loop, metrics, state.spent + cost)
+            reason, n_predictions, signals = self.decide(progress, confidence)
         seconds["infer"], clock = _lap(clock)
 
         record = LoopRecord(
@@ -291,8 +310,15 @@ class Runner:
                 for step, step_s in (*seconds.items(), ("checkpoint", checkpoint_s))
             ),
             {"event": "loop", **record.to_json()},
+            *([self.warnings_event(loop)] if state.caught else []),
         )
         return record
+
+    def warnings_event(self, loop: int) -> dict[str, Any]:
+        """The ``warnings`` event of the loop's steps so far; the count starts over."""
+        event = {"event": "warnings", "loop": loop, "warnings": self.state.caught.items()}
+        self.state.caught = Caught()
+        return event
 
     def decide(
         self, progress: Progress, confidence: float
@@ -344,6 +370,11 @@ class Runner:
         problem = replay_history(state.criteria, self.after_infer, read_records(rundir))
         if problem:
             raise ExtensionRefused(problem)
+        with quietly():  # the loop's warnings were counted when it first ran
+            return self._reopen(last)
+
+    def _reopen(self, last: int) -> LoopRecord:
+        state, rundir = self.state, self.state.rundir
         arrays = rundir.read_state(last)
         state.pool.restore(arrays)
         state.strategy.restore(strategy_state(arrays))
@@ -375,6 +406,10 @@ class Runner:
         """
         if last is None:
             return
+        with quietly():  # the warnings of the loops refit were counted when they ran
+            self._restore_model(last)
+
+    def _restore_model(self, last: int) -> None:
         state = self.state
         arrays = state.rundir.read_state(last)
         state.pool.restore(arrays)
@@ -467,6 +502,11 @@ def recorded_signals(config) -> frozenset[str]:
     if hasattr(selection, "predict_proba"):
         return frozenset(SIGNALS)
     return frozenset(SIGNALS) - PROBA_SIGNALS
+
+
+def _selection_key(config) -> str:
+    """The config section of the model a strategy fits copies of."""
+    return "strategy.model" if config.strategy.model is not None else "model"
 
 
 def _lap(since: float) -> tuple[float, float]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from alcli.config import ExperimentConfig
 from alcli.data import Dataset, RecordSource
+from alcli.engine.warned import Caught
 from alcli.initialization import InitMethod
 from alcli.labelers import Answers, Labeler
 from alcli.pool import Pool
@@ -171,6 +172,8 @@ class RunState:
     train_order : str
         The order TRAIN fits on the labels in: ``pool`` (runs from this version on), or
         ``acquisition`` (older runs, which keep it so that they resume identically).
+    caught : Caught
+        The warnings the steps of the loop under way raised so far.
     """
 
     config: ExperimentConfig
@@ -202,6 +205,7 @@ class RunState:
     carried: Carried = field(default_factory=lambda: Carried.none())
     #: What the labels of the saved loops cost (kept as loops are added: O(1) a loop).
     spent: float = 0.0
+    caught: Caught = field(default_factory=Caught)
 
     def add_loop(self, record: LoopRecord) -> None:
         self.last = record

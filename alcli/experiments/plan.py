@@ -241,6 +241,13 @@ def _value_label(value: Any, all_values: list[Any]) -> str:
 
 
 def _named(value: dict[str, Any]) -> Any:
+    """A mapping's short name: its name, kind, method or estimator; a pipeline's steps
+    (``StandardScaler->LogisticRegression``); a factory's function."""
+    steps = value.get("steps")
+    if isinstance(steps, list) and all(isinstance(s, dict) for s in steps):
+        return "->".join(str(s.get("estimator", "?")).rsplit(".", 1)[-1] for s in steps)
+    if isinstance(value.get("factory"), str):
+        return value["factory"].replace(":", ".")
     return next((value[k] for k in ("name", "kind", "method", "estimator") if k in value), None)
 
 

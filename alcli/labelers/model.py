@@ -14,7 +14,7 @@ from alcli.classes import SKIPPED, codes_by_text, label_text
 from alcli.data import read_table, refuse_unlabeled
 from alcli.errors import DataError, agree, plural, preview
 from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
-from alcli.models import ModelConfig, blas_threads, build_model
+from alcli.models import ModelConfig, blas_threads, build_model, describe_model
 from alcli.schema import Section, resolve_path
 from alcli.seeding import LABELING_MODEL
 
@@ -254,7 +254,7 @@ def train_model(model_cfg: Any, train_path: Path, context: Any) -> Any:
         with blas_threads(model_cfg.blas_threads):
             return estimator.fit(table.X, y)
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{key}: {type(estimator).__name__} cannot be fit on it: {exc}") from None
+        raise DataError(f"{key}: {describe_model(estimator)} cannot be fit on it: {exc}") from None
 
 
 def class_codes(

@@ -1,4 +1,5 @@
-"""Build the configured estimator and fit it on every label so far, from scratch or warm."""
+"""Build the configured model (a classifier or a pipeline ending in one) and fit it on every
+label so far, from scratch or warm."""
 
 from __future__ import annotations
 
@@ -7,31 +8,76 @@ from typing import Any
 
 import numpy as np
 from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import make_pipeline
 
 from alcli.models.config import ModelConfig
-from alcli.registry import import_object
+from alcli.models.pipelines import estimators_of, final_estimator, is_pipeline
+from alcli.models.user_code import import_from
 from alcli.seeding import MODEL, random_state_for
 
 
 def build_model(cfg: ModelConfig, seed: int, loop: int, purpose: str = MODEL) -> Any:
-    """A fresh estimator; one that takes ``random_state`` gets one derived from seed, purpose
-    and loop (unless ``params`` sets it)."""
-    estimator_cls = import_object(cfg.estimator)
-    params = cfg.params
-    if "random_state" not in params and _takes_random_state(estimator_cls, cfg):
-        params = {**params, "random_state": random_state_for(seed, purpose, loop)}
+    """A fresh model, seeded.
+
+    Each estimator in it that takes ``random_state`` gets one derived from seed, purpose and
+    loop, unless its params set it (a factory's model: unless it is not None). A pipeline's
+    step k draws for ``{purpose}-step-{k}``, so no two steps share a seed.
+    """
+    if cfg.steps is not None:
+        return make_pipeline(
+            *(
+                _seeded(
+                    import_from(step.estimator, cfg.code_dir),
+                    step.params,
+                    random_state_for(seed, step_purpose(purpose, k), loop),
+                )
+                for k, step in enumerate(cfg.steps)
+            )
+        )
+    if cfg.factory is not None:
+        model = cfg.build()
+        steps = estimators_of(model)
+        for k, estimator in enumerate(steps):
+            if _takes_random_state(estimator) and not _has_random_state(estimator):
+                step = step_purpose(purpose, k) if is_pipeline(model) else purpose
+                estimator.set_params(random_state=random_state_for(seed, step, loop))
+        return model
+    return _seeded(
+        import_from(cfg.estimator, cfg.code_dir),
+        cfg.params,
+        random_state_for(seed, purpose, loop),
+    )
+
+
+def step_purpose(purpose: str, k: int) -> str:
+    """The purpose a pipeline's step ``k`` draws its ``random_state`` for."""
+    return f"{purpose}-step-{k}"
+
+
+def _seeded(estimator_cls: type, params: dict[str, Any], random_state: int) -> Any:
+    if "random_state" not in params and _takes_random_state_cls(estimator_cls, params):
+        params = {**params, "random_state": random_state}
     return estimator_cls(**params)
 
 
 _RANDOM_STATE: dict[type, bool] = {}
 
 
-def _takes_random_state(estimator_cls: type, cfg: ModelConfig) -> bool:
+def _takes_random_state_cls(estimator_cls: type, params: dict[str, Any]) -> bool:
     # Asked once per class: get_params reads the constructor's signature, which costs more
     # than a small fit in a batch-size-1 loop.
     if estimator_cls not in _RANDOM_STATE:
-        _RANDOM_STATE[estimator_cls] = "random_state" in cfg.build().get_params(deep=False)
+        _RANDOM_STATE[estimator_cls] = _takes_random_state(estimator_cls(**params))
     return _RANDOM_STATE[estimator_cls]
+
+
+def _takes_random_state(estimator: Any) -> bool:
+    get_params = getattr(estimator, "get_params", None)
+    return callable(get_params) and "random_state" in get_params(deep=False)
+
+
+def _has_random_state(estimator: Any) -> bool:
+    return estimator.get_params(deep=False)["random_state"] is not None
 
 
 def fit_model(
@@ -45,22 +91,33 @@ def fit_model(
 ) -> Any:
     """Fit on every label so far.
 
-    ``retrain: scratch`` builds a new estimator; ``warm_start`` refits the previous loop's one
-    with ``warm_start=True`` (a fresh one when there is none yet). With a single class among
-    the labels no classifier can be fit, so a constant predictor stands in for that loop.
+    ``retrain: scratch`` builds a new model; ``warm_start`` refits the previous loop's one
+    (its ``random_state``s reseeded for this loop) with ``warm_start=True`` on the classifier,
+    a pipeline's last step (a fresh one when there is none yet); a pipeline's other steps are
+    fit again as ``Pipeline.fit`` does. With a single class among the labels no classifier can
+    be fit, so a constant predictor stands in for that loop.
     """
     if np.unique(y).shape[0] < 2:
         return DummyClassifier(strategy="most_frequent").fit(X, y)
     fresh = build_model(cfg, seed, loop, purpose)
-    if cfg.retrain == "warm_start" and previous is not None and type(previous) is type(fresh):
+    if cfg.retrain == "warm_start" and _same_shape(previous, fresh):
         model = previous
-        if "random_state" in fresh.get_params():
-            model.set_params(random_state=fresh.get_params()["random_state"])
+        for old, new in zip(estimators_of(previous), estimators_of(fresh), strict=True):
+            if _takes_random_state(old):
+                old.set_params(random_state=new.get_params(deep=False)["random_state"])
     else:
         model = fresh
     if cfg.retrain == "warm_start":
-        model.set_params(warm_start=True)
+        final_estimator(model).set_params(warm_start=True)
     return model.fit(X, y)
+
+
+def _same_shape(previous: Any, fresh: Any) -> bool:
+    """Whether ``previous`` is the model ``fresh`` is, fitted (not a one-class stand-in)."""
+    if previous is None:
+        return False
+    kinds = [type(e) for e in estimators_of(previous)]
+    return type(previous) is type(fresh) and kinds == [type(e) for e in estimators_of(fresh)]
 
 
 def blas_threads(n: int) -> contextlib.AbstractContextManager:
@@ -78,10 +135,26 @@ def blas_threads(n: int) -> contextlib.AbstractContextManager:
 
 
 def accepts_nan(model: Any) -> bool:
-    """Whether the estimator says it can fit and predict with missing values."""
+    """Whether the model says it can fit and predict with missing values: a classifier by its
+    tags; a pipeline when every step up to an imputer (or the last step) accepts them."""
+    for estimator in estimators_of(model):
+        if not _allows_nan(estimator):
+            return False
+        if _imputes(estimator):
+            return True
+    return True
+
+
+def _allows_nan(estimator: Any) -> bool:
     from sklearn.utils import get_tags
 
     try:
-        return bool(get_tags(model).input_tags.allow_nan)
+        return bool(get_tags(estimator).input_tags.allow_nan)
     except (AttributeError, TypeError):
         return False
+
+
+def _imputes(estimator: Any) -> bool:
+    # Pipeline tags do not say whether a step removes missing values; scikit-learn's imputers
+    # (sklearn.impute) do, by design.
+    return type(estimator).__module__.startswith("sklearn.impute")

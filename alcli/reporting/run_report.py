@@ -4,6 +4,7 @@ JSON and YAML only: never unpickles anything."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,14 @@ def load_report(path: Path) -> dict[str, Any]:
     where = (
         _where_it_stopped(path) if meta.get("status") in ("stopped", "failed", "running") else None
     )
+    summary = _summary(loops, metric_names, (config.get("stop") or {}).get("target"))
+    waiting = [meta["pending_loop"]] if meta.get("status") == "awaiting_labels" else []
+    summary["warnings"] = warning_summary(
+        _warning_events(path), [row["loop"] for row in loops], [w for w in waiting if w is not None]
+    )
     return {
         "run": {"path": str(path), **meta, **({"stopped_in": where} if where else {})},
-        "summary": _summary(loops, metric_names, (config.get("stop") or {}).get("target")),
+        "summary": summary,
         "loops": loops,
         "replay": replay(loops, metric_names),
     }
@@ -61,8 +67,9 @@ def _rows_not_written_yet(
     return rows_of_records([rundir.read_loop_metrics(k) for k in missing], metric_names, header)
 
 
-#: Events written after a step began that do not end it (the stop itself, a resume).
-_NOT_AN_END = {"interrupted", "failed", "storage_full", "resume", "start", "repaired"}
+#: Events written after a step began that do not end it (the stop itself, a resume, the
+#: warnings of a run's set-up).
+_NOT_AN_END = {"interrupted", "failed", "storage_full", "resume", "start", "repaired", "warnings"}
 
 
 def _where_it_stopped(path: Path) -> dict[str, Any] | None:
@@ -87,6 +94,178 @@ def _where_it_stopped(path: Path) -> dict[str, Any] | None:
         if kind not in _NOT_AN_END:
             return None
     return None
+
+
+def _warning_events(path: Path) -> list[dict[str, Any]]:
+    """The ``warnings`` events of events.jsonl (other lines are not parsed)."""
+    found = []
+    try:
+        with (path / "events.jsonl").open("rb") as handle:
+            for line in handle:
+                if b'"event": "warnings"' not in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # a line torn by a kill
+                if isinstance(event, dict) and isinstance(event.get("warnings"), list):
+                    found.append(event)
+    except OSError:
+        return []
+    return found
+
+
+# --- warnings: what the steps warned, in alcli's words ----------------------------------------
+
+#: The steps in the order a run takes them, as the summary names them.
+_STEP_NAMES = {
+    "data": "DATA",
+    "select": "SELECT",
+    "label": "LABEL",
+    "train": "TRAIN",
+    "infer": "INFER",
+}
+_SCALE = "scale the features (data.preprocess, or a StandardScaler step in {key}.steps)"
+_FEW_LABELS = (
+    "usual while few labels are in; a larger init.size (or init.method: kmeans) brings every "
+    "class in sooner"
+)
+
+
+def warning_summary(
+    events: Iterable[dict[str, Any]], loops: Iterable[int], begun: Iterable[int] = ()
+) -> list[dict]:
+    """One entry per kind of warning (step, category, source) in ``events`` (the engine's
+    ``warnings`` events), with how often it came and a ``text`` line that says it in alcli's
+    words: which step, in how many of the loops, the usual fix.
+
+    ``loops`` are the complete loops, ``begun`` loops that ran SELECT and wait for labels: a
+    kind of TRAIN or INFER counts among the complete loops, one of SELECT or LABEL among all.
+
+    A kind of the run's set-up (event loop null: reading the data, training a labeling
+    model) counts the times it came (once per start or resume) instead of loops.
+    """
+    kinds: dict[tuple, dict[str, Any]] = {}
+    complete = set(loops)
+    every = complete | set(begun)
+    for event in events:
+        loop = event.get("loop")
+        if loop is not None:
+            every.add(loop)
+        for item in event.get("warnings") or ():
+            if not isinstance(item, dict) or "step" not in item or "category" not in item:
+                continue
+            kind = (item["step"], item["category"], item.get("source", ""), item.get("key", ""))
+            kind += (loop is None,)
+            entry = kinds.setdefault(
+                kind,
+                {
+                    "step": item["step"],
+                    "category": item["category"],
+                    "source": item.get("source", ""),
+                    "key": item.get("key", ""),
+                    "loops": set(),
+                    "times": 0,
+                    "count": 0,
+                    "message": item.get("message", ""),
+                },
+            )
+            if loop is None:
+                entry["times"] += 1
+            else:
+                entry["loops"].add(loop)
+            entry["count"] += int(item.get("count") or 1)
+    summary = []
+    for (*_, setup), entry in kinds.items():
+        if setup:
+            entry["loops"] = entry["of"] = None
+        else:
+            among = complete if entry["step"] in ("train", "infer") else every
+            entry["loops"] = len(entry.pop("loops"))
+            entry["of"] = max(len(among), entry["loops"])
+            entry.pop("times")
+        entry["text"] = warning_line(entry)
+        summary.append(entry)
+    order = list(_STEP_NAMES)
+    return sorted(summary, key=lambda e: order.index(e["step"]) if e["step"] in order else 99)
+
+
+def warning_line(entry: dict[str, Any]) -> str:
+    """``TRAIN: LogisticRegression did not converge in 37 of 40 fits (ConvergenceWarning);
+    scale the features (...) or raise model.params.max_iter``."""
+    step, category, message = entry["step"], entry["category"], entry.get("message", "")
+    key = entry.get("key") or "model"
+    model_key = key if key in ("model", "strategy.model", "labeler.model") else "model"
+    subject = _subject(entry)
+    often = _how_often(entry)
+    lowered = message.lower()
+    detail, fix = message, ""
+    if category == "ConvergenceWarning":
+        if step == "select" and key == model_key:
+            subject = f"the models {subject} fits"
+        what, detail = f"{subject} did not converge{often}", ""
+        if key == model_key:
+            fix = f"{_SCALE.format(key=key)} or raise {key}.params.max_iter"
+        else:
+            fix = "scale the features (data.preprocess)"
+    elif category == "UndefinedMetricWarning":
+        metric, ill, _ = message.partition(" is ill-defined")
+        metric = metric if ill and len(metric) < 40 else "a metric"
+        if "no true" in lowered:
+            what = f"{metric} was ill-defined{often}: a class is missing from the test set"
+            fix = "give a test set with every class (data.test_path, or a larger data.test_size)"
+        else:
+            what = f"{metric} was ill-defined{often}: a class was never predicted"
+            fix = f"it counts as 0 there; {_FEW_LABELS}"
+        detail = ""
+    elif category == "FitFailedWarning":
+        what = f"fits inside the cross-validation of {subject} failed{often}"
+        fix = "those scores count as NaN; change the parameter values the message names"
+    elif category == "RuntimeWarning" and "encountered" in lowered:
+        what = f"{subject} overflowed or divided by zero{often}"
+        fix = _SCALE.format(key=model_key)
+    elif category == "UserWarning" and "class" in lowered:
+        if step in ("train", "select", "label"):
+            what = f"{subject} had too few labels of a class{often}"
+        else:
+            what = f"a class was missing from the test set or the predictions{often}"
+        fix = _FEW_LABELS
+    else:
+        what = f"{subject} warned{often}"
+    said = f"{category}: {detail}" if detail else category
+    line = f"{_STEP_NAMES.get(step, step.upper())}: {what} ({said})"
+    return f"{line}; {fix}" if fix else line
+
+
+def _subject(entry: dict[str, Any]) -> str:
+    """Who warned, as the summary names it."""
+    step, source, key = entry["step"], entry.get("source", ""), entry.get("key", "")
+    if step == "train":
+        name = source or "the model"
+        return f"the selection model {name}" if key == "strategy.model" else name
+    if step == "select":
+        if key == "init":
+            return f"init.method {source}" if source else "the initial selection"
+        return f"strategy {source}" if source else "the strategy"
+    if step == "label":
+        if key == "labeler.model":
+            return f"the labeling model {source}".rstrip()
+        return "the labeler"
+    if step == "infer":
+        return f"{source} predicting" if source else "the model predicting"
+    return "reading the data" if step == "data" else step
+
+
+def _how_often(entry: dict[str, Any]) -> str:
+    """`` in 37 of 40 fits`` (TRAIN fits each model once a loop), `` in 3 of 40 loops``; for
+    the set-up, when it came."""
+    if entry.get("loops") is None:
+        times = entry.get("times", 1)
+        if entry["step"] == "label":
+            return " when it was fit" + (f", {times} times" if times > 1 else "")
+        return f" {times} times" if times > 1 else ""
+    unit = "fits" if entry["step"] == "train" else "loops"
+    return f" in {entry['loops']} of {entry['of']} {unit}"
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -144,4 +323,5 @@ def caption(summary: dict[str, Any]) -> str:
     if "labels_to_target" in summary:
         reached = summary["labels_to_target"]
         parts.append("target not reached" if reached is None else f"target at {reached} labels")
-    return "  ·  ".join(parts)
+    lines = [f"warning: {entry['text']}" for entry in summary.get("warnings") or ()]
+    return "\n".join(["  ·  ".join(parts), *lines])

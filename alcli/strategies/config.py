@@ -103,7 +103,7 @@ class StrategyConfig(StrategySpec):
         else:
             text = self.name
         if self.model is not None:
-            text += f" (scored by {self.model.estimator.rsplit('.', 1)[-1].split(':')[-1]})"
+            text += f" (scored by {self.model.summary()})"
         return text
 
     def build(self) -> Strategy:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from alcli.models import embedding_of, has_embedding
+from alcli.models import describe_model, embedding_of, has_embedding
 from alcli.strategies.base import SelectionContext, Strategy, UnsupportedInput
 
 CHUNK = 2048
@@ -25,8 +25,8 @@ CHUNK = 2048
 Space = Literal["features", "model"]
 SPACE_DESCRIPTION = (
     "Where distances are measured: 'features' (the pool's features) or 'model' (the selection "
-    "model's own embedding, recomputed each loop: LinearDiscriminantAnalysis's transform, a "
-    "Pipeline's leading steps)."
+    "model's own embedding, recomputed each loop: a pipeline's output before its last step "
+    "(model.steps), or the classifier's transform, e.g. LinearDiscriminantAnalysis)."
 )
 
 
@@ -37,9 +37,10 @@ def space(ctx: SelectionContext, kind: Space, indices: np.ndarray | None = None)
     """The vectors a strategy measures distances in, one row per pool record.
 
     ``features`` returns ``ctx.features`` itself (no copy). ``model`` embeds the pool with the
-    selection model (``ctx.learner.embed``: a Pipeline's leading steps or the model's
-    ``transform``), in chunks. A loop whose labels hold a single class has a constant
-    stand-in model with no embedding; that loop measures in feature space instead.
+    selection model (``ctx.learner.embed``: the output of every step of a pipeline but the
+    last, or the model's ``transform``), in chunks. A loop whose labels hold a single class
+    has a constant stand-in model with no embedding; that loop measures in feature space
+    instead.
 
     Parameters
     ----------
@@ -69,9 +70,11 @@ def space_problem(name: str, kind: Space, estimator: Any) -> str | None:
         return None
     return (
         f"'{name}' with space: model measures distances in the model's embedding, and "
-        f"{type(estimator).__name__} has none (no transform, not a Pipeline); use a model that "
-        "embeds (LinearDiscriminantAnalysis, or a Pipeline from your own factory whose leading "
-        "steps transform, e.g. StandardScaler + PCA + LogisticRegression) or space: features"
+        f"{describe_model(estimator)} has none (no transform, and no steps before the "
+        "classifier); use a model that embeds (a pipeline, model.steps: [{estimator: "
+        "sklearn.preprocessing.StandardScaler}, {estimator: sklearn.decomposition.PCA}, "
+        "{estimator: sklearn.linear_model.LogisticRegression}], or LinearDiscriminantAnalysis) "
+        "or space: features"
     )
 
 

@@ -6,12 +6,21 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from alcli.models import ModelConfig
+from alcli.models import ModelConfig, describe_model
 from alcli.strategies import uncertainty
 from alcli.strategies.base import ScoreStrategy, SelectionContext, UnsupportedInput
+from alcli.strategies.spec import STRATEGY_CONTEXT
 
 # Disagreements below this are rounding noise of members that agree; zeroing them makes
 # agreeing records tie exactly, so the shared selector breaks those ties with the seed.
@@ -40,22 +49,24 @@ class QueryByCommitteeParams(BaseModel):
     models: list[ModelConfig] | None = Field(
         None,
         min_length=2,
-        description="Instead of bagged copies, one member per model config ({estimator, "
-        "params}, as in the model section), each fit on the whole labeled set. Not with "
-        "members.",
+        description="Instead of bagged copies, one member per model config (as the model "
+        "section: {estimator, params}, {steps} for a pipeline or {factory, params}), each fit "
+        "on the whole labeled set. Not with members.",
         json_schema_extra={"type_text": "list of model configs"},
     )
 
     @field_validator("models", mode="before")
     @classmethod
-    def _model_configs(cls, value: Any) -> Any:
+    def _model_configs(cls, value: Any, info: ValidationInfo) -> Any:
         # One message per entry that names it, rather than pydantic's per-key errors.
         if not isinstance(value, list):
             return value
+        # The context holds the config's folder, where a member's factory may live.
+        context = info.context if info.context is not None else STRATEGY_CONTEXT.get()
         configs = []
         for k, entry in enumerate(value):
             try:
-                configs.append(ModelConfig.model_validate(entry))
+                configs.append(ModelConfig.model_validate(entry, context=context))
             except ValidationError as exc:
                 problems = "; ".join(
                     ".".join(str(p) for p in err["loc"])
@@ -66,7 +77,7 @@ class QueryByCommitteeParams(BaseModel):
                 raise PydanticCustomError(
                     "committee_model",
                     "entry {k} is not a model config ({problems}); each entry is a mapping "
-                    "with an estimator and its params, as in the model section",
+                    "as the model section is (an estimator and its params, steps, or a factory)",
                     {"k": k + 1, "problems": problems},
                 ) from None
         return configs
@@ -133,14 +144,14 @@ class QueryByCommittee(ScoreStrategy):
                 return None
             return (
                 "'qbc' with disagreement: kl_divergence compares the members' predict_proba, "
-                f"which {type(estimator).__name__} does not offer with these params; {fix}"
+                f"which {describe_model(estimator)} does not offer with these params; {fix}"
             )
         for k, cfg in enumerate(self.params.models):
             member = cfg.build()
             if not hasattr(member, "predict_proba"):
                 return (
                     "'qbc' with disagreement: kl_divergence compares the members' "
-                    f"predict_proba, which models entry {k + 1} ({type(member).__name__}) does "
+                    f"predict_proba, which models entry {k + 1} ({describe_model(member)}) does "
                     f"not offer with these params; {fix}"
                 )
         return None
