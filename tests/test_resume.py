@@ -18,7 +18,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +31,9 @@ from alcli.cli.common import _terminate as cli_terminate
 from alcli.rundir import RunDir
 from alcli.rundir.integrity import file_digest
 from tests.conftest import merge
+from tests.processes import ALCLI, ENV, TIMEOUT, alcli, poll
+from tests.processes import default_sigint as _default_sigint
 
-ALCLI = [sys.executable, "-m", "alcli"]
 LOOP_FILES = ("selected.csv", "labels.csv", "metrics.json", "state.npz")
 TMP_PREFIX = ".tmp-"
 
@@ -64,24 +64,9 @@ WARM_CONFIG = {
     },
     "init": {"method": "random", "size": 30},
 }
-# One BLAS thread: two alcli processes at once share two cores well, and no warnings on stderr.
-ENV = {
-    **os.environ,
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "PYTHONWARNINGS": "ignore",
-}
-TIMEOUT = 120
 
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def _default_sigint() -> None:
-    # A job started in the background by a non-interactive shell ignores SIGINT, and Python
-    # then installs no KeyboardInterrupt handler: give the child the default disposition.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 _launched: list[subprocess.Popen] = []
@@ -113,32 +98,6 @@ def _no_stragglers():
             proc.send_signal(signal.SIGCONT)
             proc.kill()
         proc.communicate()
-
-
-def alcli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``alcli ARGS`` to the end."""
-    return subprocess.run(
-        [*ALCLI, *map(str, args)],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        preexec_fn=_default_sigint,
-    )
-
-
-def poll(proc: subprocess.Popen, condition: Callable[[], object], timeout: float = 60) -> bool:
-    """Wait until ``condition()`` holds (True) or the process has ended first (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if proc.poll() is not None:
-            return bool(condition())
-        time.sleep(0.0005)
-    proc.kill()
-    raise AssertionError(f"timed out after {timeout} s waiting for the run")
 
 
 def signal_and_wait(proc: subprocess.Popen, sig: int) -> tuple[str, str]:
@@ -498,6 +457,10 @@ def test_a_killed_run_shows_which_loop_and_step_it_was_in(config, tmp_path):
     assert {e["step"] for e in began} >= {"select", "label", "train", "infer"}
     report = alcli("report", run_dir, "--format", "json", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
+    last = [e for e in events if e["event"] in ("begin", "loop", "step")][-1]
+    if last["event"] != "begin":  # killed between two loops: no step was going on
+        assert "stopped_in" not in json.loads(report.stdout)["run"]
+        return
     where = json.loads(report.stdout)["run"]["stopped_in"]
     assert where == {"loop": began[-1]["loop"], "step": began[-1]["step"]}
     assert where["loop"] >= 2

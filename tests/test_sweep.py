@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -31,6 +30,8 @@ from alcli.cli import app
 from alcli.experiments import is_sweep_dir
 from alcli.reporting.comparison import CURVE_COLUMNS, SUMMARY_COLUMNS
 from tests.conftest import TINY, merge, read_csv
+from tests.processes import ALCLI, ENV, TIMEOUT, alcli, poll
+from tests.processes import default_sigint as _default_sigint
 
 STRATEGIES = ["margin", "entropy"]
 LOOP_SIZES = [5, 10]
@@ -49,17 +50,6 @@ CELLS = [
 RUNS = sorted(f"runs/{cell}/seed-{seed}" for cell in CELLS for seed in SEEDS)
 METRICS = ["accuracy", "f1_macro"]
 LOOPS = TINY["stop"]["max_loops"] + 1
-
-ALCLI = [sys.executable, "-m", "alcli"]
-# One BLAS thread per process, and no warnings on stderr.
-ENV = {
-    **os.environ,
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "PYTHONWARNINGS": "ignore",
-}
-TIMEOUT = 120
 
 
 def write_sweep(folder: Path, sweep: dict[str, Any] | None = None, base: dict | None = None):
@@ -245,11 +235,6 @@ def test_a_cell_runs_as_the_same_single_run_would(swept, tmp_path):
 # --- processes ---------------------------------------------------------------------------------
 
 
-def _default_sigint() -> None:
-    # A job started in the background by a non-interactive shell ignores SIGINT (inherited).
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def launch(*args: object, cwd: Path) -> subprocess.Popen:
     """``alcli ARGS`` in its own session (so its process group can be signalled)."""
     return subprocess.Popen(
@@ -260,18 +245,6 @@ def launch(*args: object, cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=_default_sigint,
-    )
-
-
-def alcli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*ALCLI, *map(str, args)],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
         preexec_fn=_default_sigint,
     )
 
@@ -306,19 +279,6 @@ def wait_gone(pids: set[int], timeout: float = 30) -> set[int]:
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.01)
     return {p for p in pids if alive(p)}
-
-
-def poll(proc: subprocess.Popen, condition: Callable[[], bool], timeout: float = 60) -> bool:
-    """Wait until ``condition()`` holds (True) or the process ended first (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.001)
-    proc.kill()
-    raise AssertionError(f"timed out after {timeout} s")
 
 
 def when(trigger: str, sweep_dir: Path) -> Callable[[], bool]:

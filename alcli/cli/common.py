@@ -34,6 +34,32 @@ SetOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html", metavar="FILE", help="Write a self-contained HTML report.", show_default=False
+    ),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE",
+        help="Write the learning curves (.png or .svg).",
+        show_default=False,
+    ),
+]
+ReferenceOpt = Annotated[
+    str, typer.Option("--reference", help="The value that marks the reference groups.")
+]
+PLOT_SUFFIXES = (".png", ".svg")
+
+
+def plot_problem(plot: Path | None) -> str | None:
+    """Why ``--plot FILE`` cannot be written, checked before anything is."""
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        return f"--plot {plot}: give a file name ending in .png or .svg"
+    return None
 
 
 class Format(StrEnum):

@@ -9,7 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from alcli.cli.common import Format, RunDirArg, err, out, user_errors
+from alcli.cli.common import (
+    Format,
+    HtmlOpt,
+    PlotOpt,
+    RunDirArg,
+    err,
+    out,
+    plot_problem,
+    user_errors,
+)
 
 
 def report(
@@ -17,24 +26,8 @@ def report(
     format_: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
         Format.table
     ),
-    html: Annotated[
-        Path | None,
-        typer.Option(
-            "--html",
-            metavar="FILE",
-            help="Also write a self-contained HTML report.",
-            show_default=False,
-        ),
-    ] = None,
-    plot: Annotated[
-        Path | None,
-        typer.Option(
-            "--plot",
-            metavar="FILE",
-            help="Also write the learning curves (.png or .svg).",
-            show_default=False,
-        ),
-    ] = None,
+    html: HtmlOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Show a run's loops and summary (reads CSV and JSON only; never unpickles)."""
     from alcli import reporting  # on use: a command loads only what it needs
@@ -63,8 +56,8 @@ def _write_files(run_dir: Path, html: Path | None, plot: Path | None) -> None:
     from alcli.reporting.plots import plot_run
     from alcli.reporting.runs import library_versions
 
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        raise ConfigError("report", [f"--plot {plot}: give a file name ending in .png or .svg"])
+    if problem := plot_problem(plot):
+        raise ConfigError("report", [problem])
     data = reporting.load_report(run_dir)
     if plot is not None:
         if not data["summary"]["metric_names"] or not data["loops"]:

@@ -12,7 +12,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alcli.cli.common import Format, QuietOpt, SetOpt, err, out, user_errors
+from alcli.cli.common import (
+    Format,
+    HtmlOpt,
+    PlotOpt,
+    QuietOpt,
+    ReferenceOpt,
+    SetOpt,
+    err,
+    out,
+    plot_problem,
+    user_errors,
+)
 
 PathsArg = Annotated[
     list[Path],
@@ -101,9 +112,7 @@ def compare(
             "key that differs between the runs).",
         ),
     ] = None,
-    reference: Annotated[
-        str, typer.Option("--reference", help="The value that marks the reference groups.")
-    ] = "random",
+    reference: ReferenceOpt = "random",
     metric: Annotated[
         str | None,
         typer.Option(
@@ -125,19 +134,8 @@ def compare(
     format_: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
         Format.table
     ),
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", metavar="FILE", help="Write the HTML report.", show_default=False),
-    ] = None,
-    plot: Annotated[
-        Path | None,
-        typer.Option(
-            "--plot",
-            metavar="FILE",
-            help="Write the learning curves (.png or .svg).",
-            show_default=False,
-        ),
-    ] = None,
+    html: HtmlOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Compare runs: groups, paired differences from the reference with 95% intervals,
     wins/ties/losses over seeds, labels to reach a target."""
@@ -165,9 +163,7 @@ def check(
             "--junit", metavar="FILE", help="Write JUnit XML results.", show_default=False
         ),
     ] = None,
-    reference: Annotated[
-        str, typer.Option("--reference", help="The value that marks the reference groups.")
-    ] = "random",
+    reference: ReferenceOpt = "random",
     target: Annotated[
         float | None,
         typer.Option(
@@ -209,8 +205,8 @@ def _check_outputs(plot: Path | None, x: str) -> None:
     problems = []
     if x not in ("labels", "cost", "seconds"):
         problems.append(f"--x '{x}': the x axis is labels, cost or seconds")
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        problems.append(f"--plot {plot}: give a file name ending in .png or .svg")
+    if problem := plot_problem(plot):
+        problems.append(problem)
     if problems:
         raise ConfigError("compare", problems)
 

@@ -36,28 +36,30 @@ def start(
     experiment = prepare(config)
     check_terminal(config)
     path = run_path or default_run_path(config.output.runs_dir, config.name)
-    rundir = RunDir.create(
-        path,
-        config_yaml,
-        {
-            "name": config.name,
-            "status": "running",
-            "alcli_version": __version__,
-            "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),
-            "data_fingerprint": experiment.data.fingerprint,
-            "last_loop": None,
-            "stop_reason": None,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "train_order": TRAIN_ORDER,
-        },
-    )
+    meta = {
+        "name": config.name,
+        "status": "running",
+        "alcli_version": __version__,
+        "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),
+        "data_fingerprint": experiment.data.fingerprint,
+        "last_loop": None,
+        "stop_reason": None,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "train_order": TRAIN_ORDER,
+    }
+    rundir = RunDir(path)
     try:
+        # A Ctrl-C held while the directory is made is raised as its creation ends: inside
+        # this try, so the new run is recorded as stopped, not left "running".
+        rundir = RunDir.create(path, config_yaml, meta)
         with rundir.lock():
             runner = Runner(experiment, rundir, on_event)
             runner.emit({"event": "start", "path": str(path), "max_loops": config.stop.max_loops})
             return runner.drive(first_loop=0)
     except KeyboardInterrupt:
         # Between the directory's creation and drive() taking over the interrupt handling.
+        if not (path / "run.json").exists():
+            raise  # nothing was made
         with uninterrupted(then_raise=False):
             rundir.record_status("stopped")
         raise Interrupted(
