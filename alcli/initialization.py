@@ -7,7 +7,7 @@ when annotators skip a whole first batch) or is given them in advance (``ids``, 
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -41,19 +41,30 @@ class InitMethod(ABC):
         """Records a drawing method picks (None for a given set)."""
         return getattr(self.cfg, "size", None)
 
+
+class DrawnInit(InitMethod):
+    """A method that draws its records (again among those left, if a first batch was all
+    skipped)."""
+
+    @abstractmethod
+    def draw(self, features: Any, candidates: np.ndarray | None, rng: np.random.Generator):
+        """Pool indices drawn among ``candidates`` (None: the whole pool), shape (k,)."""
+
+
+class GivenInit(InitMethod):
+    """A method whose records are given in advance."""
+
+    given = True
+
+    @abstractmethod
     def given_indices(self, data: Dataset, data_cfg: Any) -> np.ndarray:
-        """The pool indices of a given set, shape (k,).
+        """The pool indices of the given set, shape (k,).
 
         Raises
         ------
         DataError
             Naming the file or column that gives no usable records.
         """
-        raise NotImplementedError(f"init method {self.cfg.method} draws its records")
-
-    def draw(self, features: Any, candidates: np.ndarray | None, rng: np.random.Generator):
-        """Pool indices drawn among ``candidates`` (None: the whole pool), shape (k,)."""
-        raise NotImplementedError(f"init method {self.cfg.method} is given its records")
 
 
 class RandomInit(Section):
@@ -61,7 +72,7 @@ class RandomInit(Section):
     size: PositiveInt = Field(20, description="How many records loop 0 labels.")
 
 
-class RandomPicks(InitMethod):
+class RandomPicks(DrawnInit):
     """``size`` distinct records drawn uniformly."""
 
     Config = RandomInit
@@ -79,7 +90,7 @@ class KMeansInit(Section):
     )
 
 
-class KMeansCentroids(InitMethod):
+class KMeansCentroids(DrawnInit):
     """The record nearest each of ``size`` k-means centroids."""
 
     Config = KMeansInit
@@ -97,11 +108,10 @@ class IdsInit(Section):
     _resolve = field_validator("path")(resolve_path)
 
 
-class IdList(InitMethod):
+class IdList(GivenInit):
     """The records whose ids a file lists."""
 
     Config = IdsInit
-    given = True
 
     def given_indices(self, data: Dataset, data_cfg: Any) -> np.ndarray:
         return resolve_ids(read_id_list(self.cfg.path), data.ids, self.cfg.path)
@@ -113,11 +123,10 @@ class LabeledInit(Section):
     )
 
 
-class AlreadyLabeled(InitMethod):
+class AlreadyLabeled(GivenInit):
     """The records whose target the data already holds."""
 
     Config = LabeledInit
-    given = True
     uses_targets = True
 
     def given_indices(self, data: Dataset, data_cfg: Any) -> np.ndarray:

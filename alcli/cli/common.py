@@ -52,6 +52,25 @@ PlotOpt = Annotated[
 ReferenceOpt = Annotated[
     str, typer.Option("--reference", help="The value that marks the reference groups.")
 ]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="A sweep's runs at a time (default: the sweep file's jobs).",
+        show_default=False,
+    ),
+]
+TargetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--target",
+        help="The metric value 'labels to target' counts up to "
+        "(default: 95% of the best group's final value).",
+        show_default=False,
+    ),
+]
 PLOT_SUFFIXES = (".png", ".svg")
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from alcli.cli.common import ConfigArg, QuietOpt, SetOpt, err, out, user_errors
+from alcli.cli.common import ConfigArg, JobsOpt, QuietOpt, SetOpt, err, out, user_errors
 
 
 def run(
@@ -67,16 +67,7 @@ def resume(
             "completed run, which then goes on as if started with it (repeatable).",
         ),
     ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            min=1,
-            help="For a sweep directory: runs at a time (default: the sweep file's jobs).",
-            show_default=False,
-        ),
-    ] = None,
+    jobs: JobsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Continue a stopped, failed or killed run after its last complete loop, give a

@@ -15,10 +15,12 @@ from rich.table import Table
 from alcli.cli.common import (
     Format,
     HtmlOpt,
+    JobsOpt,
     PlotOpt,
     QuietOpt,
     ReferenceOpt,
     SetOpt,
+    TargetOpt,
     err,
     out,
     plot_problem,
@@ -29,16 +31,6 @@ PathsArg = Annotated[
     list[Path],
     typer.Argument(
         help="Sweep directories, run directories or folders of runs (any mix).",
-        show_default=False,
-    ),
-]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        min=1,
-        help="Runs at a time (default: the sweep file's jobs).",
         show_default=False,
     ),
 ]
@@ -119,15 +111,7 @@ def compare(
             "--metric", help="The metric compared (default: the runs' first).", show_default=False
         ),
     ] = None,
-    target: Annotated[
-        float | None,
-        typer.Option(
-            "--target",
-            help="The metric value 'labels to target' counts up to "
-            "(default: 95% of the best group's final value).",
-            show_default=False,
-        ),
-    ] = None,
+    target: TargetOpt = None,
     x: Annotated[
         str, typer.Option("--x", help="The plots' x axis: labels, cost or seconds.")
     ] = "labels",
@@ -164,12 +148,7 @@ def check(
         ),
     ] = None,
     reference: ReferenceOpt = "random",
-    target: Annotated[
-        float | None,
-        typer.Option(
-            "--target", help="The value labels_to_target counts up to.", show_default=False
-        ),
-    ] = None,
+    target: TargetOpt = None,
 ) -> None:
     """Exit 0 when every expectation holds, 1 with one line per failure (for CI)."""
     with user_errors():

@@ -16,9 +16,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from alcli.atomic import file_problem
+from alcli.data.cells import Cells, Column
 from alcli.data.config import DataConfig
 from alcli.data.csv_dialects import detect_dialect
 from alcli.data.numbers import NotNumber, parse_numbers
+from alcli.data.parquet import parquet_cells
 from alcli.errors import DataError, agree, plural, preview
 from alcli.pool import row_chunks
 
@@ -154,32 +156,6 @@ def read_sklearn(name: str) -> Table:
 # values as the file holds them); one conversion turns it into a Table, so whatever the
 # conversion learns to read (a kind of column, a way of writing numbers) both formats read.
 
-#: A column as a reader yields it: text cells ("" where missing), or numbers (NaN where
-#: missing) when the file stores numbers (Parquet).
-Column = list[str] | np.ndarray
-
-
-@dataclass(frozen=True)
-class Cells:
-    """A file of named columns as read, before any conversion.
-
-    Attributes
-    ----------
-    header : list of str
-        The column names, in file order.
-    n_records : int
-    column : callable
-        ``column(j)`` is the values of column ``j``: a list of ``n_records`` str, or an array
-        of shape (n_records,) of numbers.
-    where : callable
-        ``where(i)`` names record ``i`` in a message: ``line 7`` (CSV), ``row 6`` (Parquet).
-    """
-
-    header: list[str]
-    n_records: int
-    column: Callable[[int], Column]
-    where: Callable[[int], str]
-
 
 def _read_csv(path: Path, cfg: DataConfig) -> Table:
     return _table(_csv_cells(path), cfg, path)
@@ -213,76 +189,8 @@ def _csv_cells(path: Path) -> Cells:
 
 
 def _read_parquet(path: Path, cfg: DataConfig) -> Table:
-    """A Parquet file, its columns read (with pyarrow) only as the config needs them."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(
-            f"{path}: reading Parquet needs pyarrow, which is not installed; install it with "
-            "pip install 'alcli[parquet]'"
-        ) from None
-    with path.open("rb") as handle:
-        head = handle.read(4)
-        handle.seek(max(path.stat().st_size - 4, 0))
-        tail = handle.read(4)
-    if head != b"PAR1" or tail != b"PAR1":
-        raise DataError(
-            f"{path}: is not a Parquet file (it lacks Parquet's 'PAR1' marks); write it with "
-            "pandas' DataFrame.to_parquet or pyarrow.parquet.write_table, or give a CSV"
-        )
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as Parquet: {_one_line(exc)}") from None
-    try:
-        # pandas stores an unnamed index as __index_level_0__: row numbers, not data.
-        header = [n for n in parquet.schema_arrow.names if not _PANDAS_INDEX.match(n)]
-
-        def column(j: int) -> Column:
-            try:
-                values = parquet.read(columns=[header[j]]).column(0)
-            except (pa.ArrowException, OSError) as exc:
-                raise DataError(
-                    f"{path}: column '{header[j]}' cannot be read as Parquet: {_one_line(exc)}"
-                ) from None
-            return _arrow_column(values, header[j], path, pa)
-
-        cells = Cells(header, parquet.metadata.num_rows, column, lambda i: f"row {i}")
+    with parquet_cells(path) as cells:
         return _table(cells, cfg, path)
-    finally:
-        parquet.close()
-
-
-_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split()).rstrip(".") + " (the file may be damaged or cut short)"
-
-
-def _arrow_column(values, name: str, path: Path, pa) -> Column:
-    """A Parquet column as the conversion takes it: numbers as an array (NaN for null, integers
-    kept when none is null), anything else as text ("" for null; dates in ISO form)."""
-    kind = values.type
-    if pa.types.is_dictionary(kind):
-        values, kind = values.cast(kind.value_type), kind.value_type
-    if pa.types.is_boolean(kind):  # false and true are 0 and 1, as numpy has them
-        values, kind = values.cast(pa.int64()), pa.int64()
-    if pa.types.is_integer(kind) and values.null_count == 0:
-        return values.to_numpy()
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if pa.types.is_null(kind):
-        return [""] * len(values)
-    try:
-        text = values if pa.types.is_string(kind) else values.cast(pa.string())
-    except (pa.ArrowException, NotImplementedError):
-        raise DataError(
-            f"{path}: column '{name}' holds {kind} values, which alcli cannot read; leave it out "
-            "of data.features"
-        ) from None
-    return ["" if v is None else v for v in text.to_pylist()]
 
 
 def _table(cells: Cells, cfg: DataConfig, path: Path) -> Table:

@@ -13,8 +13,9 @@ from alcli import __version__
 from alcli.atomic import uninterrupted
 from alcli.config import ExperimentConfig, freeze, load_config
 from alcli.engine.checkpoint import read_records, restore_history
+from alcli.engine.extension import ExtensionRefused, replay_history
 from alcli.engine.preflight import Experiment, check_terminal, prepare
-from alcli.engine.runner import EventSink, ExtensionRefused, Runner, RunResult, replay_history
+from alcli.engine.runner import EventSink, Runner, RunResult
 from alcli.engine.state import LEGACY_TRAIN_ORDER, TRAIN_ORDER, Batch, plain_list
 from alcli.errors import ConfigError, Interrupted, RunDirError, plural
 from alcli.labelers import LABELERS, first_with

@@ -25,6 +25,7 @@ from alcli.engine.checkpoint import (
     rewrite_last_loop,
     table_columns,
 )
+from alcli.engine.extension import ExtensionRefused, replay_history
 from alcli.engine.preflight import Experiment
 from alcli.engine.state import (
     TRAIN_ORDER,
@@ -39,7 +40,7 @@ from alcli.engine.steps.label import label, save_pending
 from alcli.engine.steps.select import select
 from alcli.engine.steps.train import train
 from alcli.engine.warned import Caught, estimator_name, quietly
-from alcli.errors import AlcliError, ConfigError, ExperimentFailed, Interrupted, StorageFull
+from alcli.errors import AlcliError, ExperimentFailed, Interrupted, StorageFull
 from alcli.labelers import Answers, labeler_chain
 from alcli.models import blas_threads
 from alcli.pool import Pool
@@ -50,7 +51,6 @@ from alcli.stopping import (
     PROBA_SIGNALS,
     SIGNALS,
     Progress,
-    StopCriterion,
     build_criteria,
     first_reason,
     needed_signals,
@@ -447,50 +447,6 @@ class Runner:
             metrics=dict(last.metrics) if last else {},
             n_labeled=last.n_labeled if last else 0,
         )
-
-
-class ExtensionRefused(ConfigError):
-    """An extension that a run started with its keys could not end like: nothing is written."""
-
-    def __init__(self, problem: str):
-        super().__init__("alcli resume --set", [problem])
-
-
-def replay_history(
-    criteria: list[StopCriterion], watching: list[StopCriterion], records: list[LoopRecord]
-) -> str | None:
-    """Let ``criteria`` observe every loop of ``records`` but the last, as recorded; a problem
-    when that history cannot be the one a run started with them had: a watched signal those
-    loops did not record, or a criterion that would have stopped the run at one of them."""
-    spent = 0.0
-    for record in records[:-1]:
-        for criterion in watching:
-            missing = sorted((criterion.needs & SIGNALS.keys()) - record.signals.keys())
-            if missing:
-                return (
-                    f"stop.when: {criterion.name} watches {', '.join(missing)}, which this run "
-                    f"did not record in loop {record.loop}, so it cannot judge the loops so far "
-                    "as it would have; extend the run with limits (stop.max_loops, stop.budget, "
-                    "...), or start a new run with it"
-                )
-        spent += record.cost or 0.0
-        progress = Progress(
-            record.loop,
-            record.n_labeled,
-            record.metrics,
-            next_size=1,
-            n_unlabeled=1,
-            spent=spent,
-            signals=record.signals,
-        )
-        reason = first_reason(criteria, progress)
-        if reason:
-            return (
-                f"with these stop keys the run would have stopped at loop {record.loop} "
-                f"({reason}), before its last loop {records[-1].loop}; an extension can only let "
-                "a run go further. Start a new run with `alcli run` for that"
-            )
-    return None
 
 
 def recorded_signals(config) -> frozenset[str]:

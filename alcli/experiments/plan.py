@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ class Plan:
     cells: list[Cell]
     seeds: list[int]
 
-    @property
+    @cached_property
     def runs(self) -> list[RunSpec]:
         """Seeds outermost: with fewer jobs than runs, the first seeds of every cell finish
         first, so a sweep stopped early can already be compared."""
