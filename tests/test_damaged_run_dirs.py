@@ -116,6 +116,12 @@ DAMAGE = [
         report_refuses=False,
     ),
     Damage(
+        "metrics.csv missing (a kill before its first row)",
+        lambda r: (r / "metrics.csv").unlink(),
+        "metrics.csv",
+        report_refuses=False,
+    ),
+    Damage(
         "metrics.csv with a labeled count edited",
         lambda r: (r / "metrics.csv").write_text(
             (r / "metrics.csv").read_text().replace("\n1,15,", "\n1,16,")

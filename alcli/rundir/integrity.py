@@ -241,7 +241,14 @@ def _check_metrics_csv(found: Inspection, records: dict[int, dict[str, Any]]) ->
     path = found.path / "metrics.csv"
     if not path.exists():
         if found.loops:
-            found.add("metrics.csv", "missing", REBUILT, resume_fixes=True)
+            # What a kill between loop 0's folder and metrics.csv's first row leaves.
+            found.add(
+                "metrics.csv",
+                f"missing: no row yet for {len(found.loops)} complete loop(s)",
+                "reports read them from the loop folders; `alcli resume` writes the rows",
+                severity="note",
+                resume_fixes=True,
+            )
         return
     try:
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
