@@ -9,12 +9,49 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alcli.experiments.backends import BACKENDS
+from alcli.experiments.backends import BACKENDS, build_backend
 from alcli.experiments.plan import make_plan
-from alcli.experiments.sweep_file import load_sweep_file
+from alcli.experiments.sweep_file import backend_config, load_sweep_file
 from tests.conftest import TINY
 
 KINDS = sorted(BACKENDS)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real dask cluster: a scheduler on 127.0.0.1 and two single-threaded worker processes."""
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as running:
+        yield running
+
+
+#: Each backend's config for these tests (a backend that needs a service takes it from a
+#: fixture): a new backend adds its line here.
+CONFIGS = {
+    "local": lambda request: {"kind": "local"},
+    "dask": lambda request: {
+        "kind": "dask",
+        "address": request.getfixturevalue("cluster").scheduler_address,
+    },
+}
+
+
+@pytest.fixture
+def make_backend(request):
+    def make(kind: str, jobs: int):
+        return build_backend(backend_config(CONFIGS[kind](request), "test"), jobs)
+
+    return make
+
+
+def test_every_backend_has_a_test_config():
+    assert set(CONFIGS) == set(BACKENDS)
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +72,10 @@ def metrics_without_timings(path: Path) -> list[list[str]]:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_one_outcome_per_run_and_every_run_completes(kind, jobs, plan, tmp_path):
+def test_one_outcome_per_run_and_every_run_completes(kind, jobs, plan, tmp_path, make_backend):
     specs = plan.runs
     seen = []
-    outcomes = list(BACKENDS[kind](jobs).launch(specs, tmp_path, seen.append))
+    outcomes = list(make_backend(kind, jobs).launch(specs, tmp_path, seen.append))
     assert sorted(o.key for o in outcomes) == sorted(s.key for s in specs)
     assert {o.state for o in outcomes} == {"completed"}
     assert all(o.attempted for o in outcomes)
@@ -50,11 +87,13 @@ def test_one_outcome_per_run_and_every_run_completes(kind, jobs, plan, tmp_path)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_completed_run_is_left_alone_and_results_do_not_depend_on_jobs(kind, plan, tmp_path):
+def test_a_completed_run_is_left_alone_and_results_do_not_depend_on_jobs(
+    kind, plan, tmp_path, make_backend
+):
     one, two = tmp_path / "one", tmp_path / "two"
-    list(BACKENDS[kind](1).launch(plan.runs, one))
-    list(BACKENDS[kind](2).launch(plan.runs, two))
+    list(make_backend(kind, 1).launch(plan.runs, one))
+    list(make_backend(kind, 2).launch(plan.runs, two))
     for spec in plan.runs:
         assert metrics_without_timings(one / spec.path) == metrics_without_timings(two / spec.path)
-    again = list(BACKENDS[kind](2).launch(plan.runs, two))
+    again = list(make_backend(kind, 2).launch(plan.runs, two))
     assert {(o.state, o.attempted) for o in again} == {("completed", False)}

@@ -540,7 +540,7 @@ BAD = [
         {"seedz": 2},
         (
             r"seedz: not a sweep key \(did you mean 'seeds'\?\); sweep keys are name, base, "
-            r"config, grid, seeds, baseline, jobs, expect",
+            r"config, grid, seeds, baseline, jobs, backend, expect",
         ),
     ),
     Bad(

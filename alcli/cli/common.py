@@ -8,7 +8,7 @@ import signal
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -52,6 +52,36 @@ PlotOpt = Annotated[
 ReferenceOpt = Annotated[
     str, typer.Option("--reference", help="The value that marks the reference groups.")
 ]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        metavar="KIND",
+        help="Where a sweep's runs execute: local or dask (default: the sweep file's backend).",
+        show_default=False,
+    ),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        metavar="tcp://HOST:PORT",
+        help="The dask scheduler for --backend dask (implies it).",
+        show_default=False,
+    ),
+]
+
+
+def backend_override(backend: str | None, address: str | None) -> dict[str, Any] | None:
+    """The ``backend:`` mapping ``--backend``/``--address`` ask for (None: the file's)."""
+    if backend is None and address is None:
+        return None
+    chosen: dict[str, Any] = {"kind": backend or "dask"}
+    if address is not None:
+        chosen["address"] = address
+    return chosen
+
+
 JobsOpt = Annotated[
     int | None,
     typer.Option(

@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from alcli.cli.common import ConfigArg, JobsOpt, QuietOpt, SetOpt, err, out, user_errors
+from alcli.cli.common import (
+    AddressOpt,
+    BackendOpt,
+    ConfigArg,
+    JobsOpt,
+    QuietOpt,
+    SetOpt,
+    backend_override,
+    err,
+    out,
+    user_errors,
+)
 
 
 def run(
@@ -68,6 +79,8 @@ def resume(
         ),
     ] = None,
     jobs: JobsOpt = None,
+    backend: BackendOpt = None,
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Continue a stopped, failed or killed run after its last complete loop, give a
@@ -82,8 +95,10 @@ def resume(
 
             if labels is not None or set_:
                 raise typer.BadParameter("--labels and --set apply to a run, not a sweep")
-            resume_sweep(run_dir, jobs, quiet)
+            resume_sweep(run_dir, jobs, quiet, backend_override(backend, address))
             return
+        if backend is not None or address is not None:
+            raise typer.BadParameter("--backend and --address apply to a sweep, not a run")
         from alcli.cli.progress import ProgressPrinter
 
         live = not engine.asks_a_person_in(run_dir)

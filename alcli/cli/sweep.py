@@ -13,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from alcli.cli.common import (
+    AddressOpt,
+    BackendOpt,
     Format,
     HtmlOpt,
     JobsOpt,
@@ -21,6 +23,7 @@ from alcli.cli.common import (
     ReferenceOpt,
     SetOpt,
     TargetOpt,
+    backend_override,
     err,
     out,
     plot_problem,
@@ -47,6 +50,8 @@ def sweep(
         ),
     ] = None,
     jobs: JobsOpt = None,
+    backend: BackendOpt = None,
+    address: AddressOpt = None,
     set_: SetOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -56,16 +61,25 @@ def sweep(
         from alcli.experiments import start_sweep
 
         with SweepProgress(err, quiet) as progress:
-            result = start_sweep(sweep_file, sweep_dir, jobs, set_ or [], on_event=progress)
+            result = start_sweep(
+                sweep_file,
+                sweep_dir,
+                jobs,
+                set_ or [],
+                on_event=progress,
+                backend=backend_override(backend, address),
+            )
         finish_sweep(result, quiet)
 
 
-def resume_sweep(path: Path, jobs: int | None, quiet: bool) -> None:
+def resume_sweep(
+    path: Path, jobs: int | None, quiet: bool, backend: dict[str, Any] | None = None
+) -> None:
     """`alcli resume SWEEP_DIR` (called by `alcli resume`)."""
     from alcli.experiments import resume_sweep as resume
 
     with SweepProgress(err, quiet) as progress:
-        result = resume(path, jobs, on_event=progress)
+        result = resume(path, jobs, on_event=progress, backend=backend)
     finish_sweep(result, quiet)
 
 

@@ -28,6 +28,7 @@ import yaml
 from alcli.config import ExperimentConfig, freeze, validate_config
 from alcli.engine import prepare
 from alcli.errors import ConfigError, UserInputError
+from alcli.experiments.run_spec import RunSpec
 from alcli.experiments.sweep_file import SweepFile
 from alcli.labelers import first_with
 
@@ -52,20 +53,6 @@ class Cell:
     baseline: bool
     #: The frozen config as a mapping, without seed and name (set per run).
     config: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    cell: str
-    seed: int
-    #: Relative to the sweep directory: runs/<cell dir>/seed-<k>
-    path: str
-    #: The frozen config of this run, as a mapping (the cell's with seed and name).
-    config: dict[str, Any]
-
-    @property
-    def key(self) -> str:
-        return f"{self.cell}/seed-{self.seed}"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from alcli.atomic import csv_text
 from alcli.errors import Interrupted
-from alcli.experiments.backends import LocalBackend
+from alcli.experiments.backends import Backend, build_backend
 from alcli.experiments.checks import (
     Expectation,
     check_names,
@@ -25,7 +25,7 @@ from alcli.experiments.checks import Outcome as CheckOutcome
 from alcli.experiments.compare import collect_runs, compare, differing_keys
 from alcli.experiments.plan import Plan, make_plan
 from alcli.experiments.sweep_dir import SweepDir
-from alcli.experiments.sweep_file import SweepFile, load_sweep_file
+from alcli.experiments.sweep_file import SweepFile, backend_config, load_sweep_file
 from alcli.experiments.worker import Outcome
 from alcli.reporting.comparison import (
     CURVE_COLUMNS,
@@ -81,6 +81,7 @@ def plan_sweep(path: Path, overrides: list[str] = ()) -> tuple[SweepFile, Plan, 
         "seeds": sweep.seed_list,
         "baseline": sweep.baseline if sweep.baseline is not None else "none",
         "jobs": sweep.jobs,
+        "backend": sweep.backend.model_dump(),
         "expect": sweep.expect,
         "set": list(overrides),
     }
@@ -105,29 +106,42 @@ def start_sweep(
     jobs: int | None = None,
     overrides: list[str] = (),
     on_event: SweepEvents | None = None,
+    backend: dict[str, Any] | None = None,
 ) -> SweepResult:
+    """Plan the sweep file, make its sweep directory and run it. ``backend`` (a mapping
+    like the sweep file's ``backend:``) replaces the file's."""
     sweep, plan, frozen = plan_sweep(path, overrides)
-    sweep_dir = SweepDir.create(sweep_path or default_sweep_path(sweep.name), frozen, plan)
-    return _execute(sweep_dir, plan, jobs or sweep.jobs, sweep.expect, on_event)
+    chosen = sweep.backend if backend is None else backend_config(backend, "--backend")
+    frozen["backend"] = chosen.model_dump()
+    runner = build_backend(chosen, jobs or sweep.jobs)
+    with runner.connected():  # an unreachable cluster is said before anything is written
+        sweep_dir = SweepDir.create(sweep_path or default_sweep_path(sweep.name), frozen, plan)
+        return _execute(sweep_dir, plan, runner, sweep.expect, on_event)
 
 
 def resume_sweep(
-    path: Path, jobs: int | None = None, on_event: SweepEvents | None = None
+    path: Path,
+    jobs: int | None = None,
+    on_event: SweepEvents | None = None,
+    backend: dict[str, Any] | None = None,
 ) -> SweepResult:
+    """Go on with a sweep directory: on the backend it was started with, or ``backend``."""
     sweep_dir = SweepDir.open(path)
     frozen = sweep_dir.read_sweep()
     plan = sweep_dir.read_plan()
-    return _execute(
-        sweep_dir,
-        plan,
-        jobs or int(frozen.get("jobs") or 1),
-        list(frozen.get("expect") or []),
-        on_event,
-    )
+    given = backend if backend is not None else frozen.get("backend") or {"kind": "local"}
+    source = "--backend" if backend is not None else f"{sweep_dir.path / 'sweep.yaml'}"
+    runner = build_backend(backend_config(given, source), jobs or int(frozen.get("jobs") or 1))
+    with runner.connected():
+        return _execute(sweep_dir, plan, runner, list(frozen.get("expect") or []), on_event)
 
 
 def _execute(
-    sweep_dir: SweepDir, plan: Plan, jobs: int, expect: list[str], on_event: SweepEvents | None
+    sweep_dir: SweepDir,
+    plan: Plan,
+    backend: Backend,
+    expect: list[str],
+    on_event: SweepEvents | None,
 ) -> SweepResult:
     emit = on_event or (lambda event: None)
     expectations = parse_expectations(expect, f"{sweep_dir.path / 'sweep.yaml'}: expect")
@@ -160,7 +174,7 @@ def _execute(
             emit(event)
 
         try:
-            for outcome in LocalBackend(jobs).launch(todo, sweep_dir.path, progress):
+            for outcome in backend.launch(todo, sweep_dir.path, progress):
                 _record(outcome, states, attempts, failures, counted)
                 status.write()
                 emit({"event": "run_end", "run": outcome.key, "state": outcome.state})

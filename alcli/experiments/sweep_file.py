@@ -9,6 +9,7 @@ grid:                            # config key paths (the --set syntax) -> lists 
 seeds: 10                        # seeds 0..9, or a list of seeds
 baseline: {strategy: {name: random}}   # the default; `baseline: none` turns it off
 jobs: 2                          # runs at a time (default: one per core)
+backend: {kind: dask, address: tcp://scheduler:8786}   # where runs execute (default: local)
 expect: ["margin > random"]      # checks as `alcli check` takes them; failing ones exit 1
 ```
 """
@@ -21,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from alcli.config import apply_overrides, read_yaml_mapping
 from alcli.errors import ConfigError
+from alcli.experiments.backends import BACKENDS, BackendConfig
+from alcli.experiments.backends.local import LocalBackendConfig
 from alcli.schema import Section, did_you_mean
 
 #: What `baseline: none` (or null) means.
@@ -58,6 +61,11 @@ class SweepFile(Section):
         "once per seed and per combination of the grid keys it leaves alone; none: no baseline.",
     )
     jobs: int = Field(default_factory=default_jobs, ge=1, le=1024, description="Runs at a time.")
+    backend: BackendConfig = Field(  # type: ignore[valid-type]
+        default_factory=LocalBackendConfig,
+        description="Where the runs execute: local (this machine's processes, the default) "
+        "or {kind: dask, address: tcp://HOST:PORT} (a dask.distributed cluster).",
+    )
     expect: list[str] = Field(
         default_factory=list, description="Checks (the `alcli check --expect` syntax)."
     )
@@ -66,6 +74,11 @@ class SweepFile(Section):
     @classmethod
     def _no_baseline(cls, value: Any) -> Any:
         return None if value in NO_BASELINE else value
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend_by_name(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
 
     @field_validator("grid")
     @classmethod
@@ -136,9 +149,34 @@ def load_sweep_file(path: Path, overrides: list[str] = ()) -> tuple[SweepFile, d
     return sweep, base, base_dir
 
 
+def backend_config(raw: dict[str, Any], source: str):
+    """A ``backend:`` mapping (from ``--backend``/``--address`` or a frozen sweep.yaml),
+    validated as the sweep file's key is."""
+    try:
+        return _BACKEND.validate_python(SweepFile._backend_by_name(raw))
+    except ValidationError as exc:
+        problems = [_worded({**err, "loc": ("backend", *err["loc"])}) for err in exc.errors()]
+        raise ConfigError(source, problems) from None
+
+
+_BACKEND = TypeAdapter(BackendConfig)
+
+
 def _worded(err: dict) -> str:
-    key = ".".join(str(part) for part in err["loc"])
+    loc = list(err["loc"])
+    if loc[:1] == ["backend"] and len(loc) > 2:
+        del loc[1]  # the union's tag (backend.dask.address is backend.address)
+    key = ".".join(str(part) for part in loc)
     message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden" and key.startswith("backend."):
+        kind = err["loc"][1]
+        valid = sorted(BACKENDS[kind].Config.model_fields)
+        return f"{key}: not a key of the {kind} backend; its keys are {', '.join(valid)}"
+    if err["type"] == "string_pattern_mismatch" and key == "backend.address":
+        return (
+            f"{key}: '{err['input']}' is not a dask scheduler address; give one like "
+            "tcp://10.0.0.5:8786"
+        )
     if err["type"] == "extra_forbidden":
         fields = [f for f in SweepFile.model_fields if f not in ("model_config",)]
         return (
@@ -149,6 +187,11 @@ def _worded(err: dict) -> str:
             f"{key}: '{err['input']}' cannot name a folder; use letters, digits, '.', '_' and "
             "'-' (at most 80 characters)"
         )
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        given = (err.get("ctx") or {}).get("tag", "")
+        return f"{key}.kind: {BACKENDS.unknown(given)}"
+    if err["type"] == "missing" and key.startswith("backend."):
+        return f"{key}: required key is missing, e.g. backend: {{kind: dask, address: tcp://HOST:8786}}"
     if err["type"] in ("list_type", "dict_type") and key.startswith("grid."):
         return f"{key}: the values to try must be a list, e.g. [margin, entropy]"
     return f"{key}: {message}" if key else message

@@ -12,7 +12,7 @@ from typing import Any
 from alcli import engine
 from alcli.config import validate_config
 from alcli.errors import AlcliError, Interrupted
-from alcli.experiments.plan import RunSpec
+from alcli.experiments.run_spec import RunSpec
 from alcli.reporting.runs import is_run_dir
 from alcli.rundir import RunDir
 

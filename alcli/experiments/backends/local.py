@@ -17,9 +17,12 @@ import signal
 from collections.abc import Iterator
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Literal
 
-from alcli.experiments.plan import RunSpec
+from alcli.experiments.backends.base import Backend
+from alcli.experiments.run_spec import RunSpec
 from alcli.experiments.worker import Outcome, Progress, execute_run
+from alcli.schema import Section
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -38,9 +41,14 @@ def threads_per_job(jobs: int) -> int:
     return max(1, len(os.sched_getaffinity(0)) // jobs)
 
 
-class LocalBackend:
-    def __init__(self, jobs: int):
-        self.jobs = jobs
+class LocalBackendConfig(Section):
+    """``backend: local`` (the default): the sweep's ``jobs`` runs at a time on this machine."""
+
+    kind: Literal["local"] = "local"
+
+
+class LocalBackend(Backend):
+    Config = LocalBackendConfig
 
     def launch(
         self, specs: list[RunSpec], root: Path, progress: Progress | None = None

@@ -1,0 +1,282 @@
+"""The dask backend: every run is one task on an existing dask.distributed cluster.
+
+```yaml
+backend: {kind: dask, address: tcp://scheduler:8786}
+```
+
+The sweep directory must be on a folder every worker mounts at the same path (the runs write
+their run directories there, the command that launched the sweep reads them). A task only
+calls :func:`~alcli.experiments.worker.execute_run`: it starts its run, or resumes it from its
+last complete loop.
+
+A worker lost mid-run is survived by dask itself: the scheduler gives the task to another
+worker, which resumes the run from its last loop. A run never goes on twice at once because
+the run directory's lock (an ``flock``) is held by whoever runs it: the kernel releases it when
+a worker dies, and a task whose run is still held elsewhere (a worker the scheduler gave up on
+that still runs) waits for it. ``flock`` holds across machines on local disks and NFSv4
+(Linux maps it onto NFS byte-range locks); on a filesystem whose locks are not shared
+(old NFSv3 without lockd, some FUSE mounts) two workers could hold "the" lock at once, so put
+the sweep directory on NFSv4, Lustre, GPFS or CephFS.
+
+Progress comes back through the scheduler's event log (``Worker.log_event`` and the client's
+``subscribe_topic``): non-blocking on the worker. Ctrl-C in the launching command sets a
+cluster-wide event: runs in progress stop after their current loop's checkpoint, runs not
+started yet return untouched, and the sweep is left resumable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from alcli import __version__
+from alcli.errors import UserInputError
+from alcli.experiments.backends.base import Backend
+from alcli.experiments.run_spec import RunSpec
+from alcli.experiments.worker import Outcome, Progress, execute_run
+from alcli.rundir import RunDir
+from alcli.schema import Section
+
+INSTALL = "pip install 'alcli[dask]'"
+#: How often a run on a worker looks at the sweep's stop event (an RPC to the scheduler).
+_STOP_CHECK_SECONDS = 0.5
+#: How long a task waits for its run directory while a lost worker still holds it.
+_BUSY_WAIT_SECONDS = 3600.0
+#: How long a stopped sweep waits for its runs in progress to reach a checkpoint.
+_STOP_WAIT_SECONDS = 300.0
+
+
+class DaskBackendConfig(Section):
+    """``backend: {kind: dask, address: tcp://HOST:PORT}``: runs on a dask.distributed
+    cluster's workers, as many at a time as they have threads (``jobs`` is not used)."""
+
+    kind: Literal["dask"] = "dask"
+    address: str = Field(
+        pattern=r"^(tcp|tls|ws|wss|ucx)://\S+$",
+        description="The dask scheduler's address, e.g. tcp://10.0.0.5:8786.",
+    )
+    connect_timeout: float = Field(
+        5.0, gt=0, le=600, description="Seconds to wait for the scheduler to answer."
+    )
+
+
+class DaskBackend(Backend):
+    Config = DaskBackendConfig
+    _client = None
+
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[None]:
+        distributed = import_distributed()
+        self._client = _connect(distributed, self.config.address, self.config.connect_timeout)
+        try:
+            yield
+        finally:
+            client, self._client = self._client, None
+            with contextlib.suppress(Exception):
+                client.close(timeout=5)
+
+    def launch(
+        self, specs: list[RunSpec], root: Path, progress: Progress | None = None
+    ) -> Iterator[Outcome]:
+        if not specs:
+            return
+        if self._client is None:
+            with self.connected():
+                yield from self.launch(specs, root, progress)
+            return
+        root = Path(root).resolve()
+        yield from _on_cluster(import_distributed(), self._client, specs, root, progress)
+
+
+def import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise UserInputError(
+            f"the dask backend needs dask.distributed, which is not installed: {INSTALL}"
+        ) from None
+    return distributed
+
+
+def _connect(distributed, address: str, timeout: float):
+    # Reconnection attempts after a failure are logged as errors; the message below says it.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    unreachable = (
+        f"no dask scheduler answers at {address} ({{}}). Start one with `dask scheduler` and "
+        f"its workers with `dask worker {address}`, or check the address (backend.address "
+        "in the sweep file, or --address)."
+    )
+    # A plain TCP connection first: dask's client retries a refused port until its timeout,
+    # and a half-made client takes as long again to give up as it is collected.
+    host, _, port = address.split("://", 1)[1].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise UserInputError(unreachable.format(exc.strerror or exc)) from None
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # anything else listening there: its reply makes no sense to dask
+        raise UserInputError(
+            unreachable.format(f"what listens there is not a dask scheduler: {exc}")
+        ) from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        client.close()
+        raise UserInputError(
+            f"the dask scheduler at {address} has no workers (waited {timeout:g} s). Start "
+            f"some with `dask worker {address} --nthreads 1` on machines that mount the "
+            "sweep directory."
+        ) from None
+    return client
+
+
+def _on_cluster(
+    distributed, client, specs: list[RunSpec], root: Path, progress: Progress | None
+) -> Iterator[Outcome]:
+    _check_workers(client, root)
+    sweep_id = uuid.uuid4().hex[:12]
+    topic = f"alcli-progress-{sweep_id}"
+    stop = distributed.Event(f"alcli-stop-{sweep_id}", client=client)
+    arrived: queue.Queue = queue.Queue()  # progress events and finished futures, in order
+    client.subscribe_topic(topic, lambda event: arrived.put(("event", event[1])))
+    futures = {}
+    for index, spec in enumerate(specs):
+        future = client.submit(
+            run_task, spec, str(root), topic, stop.name, key=f"alcli-run-{sweep_id}-{index}"
+        )
+        future.add_done_callback(lambda done: arrived.put(("done", done)))
+        futures[future.key] = (future, spec)
+    remaining = set(futures)
+    try:
+        while remaining:
+            try:
+                kind, payload = arrived.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if kind == "event":
+                if progress is not None:
+                    progress(payload)
+            elif payload.key in remaining:
+                remaining.discard(payload.key)
+                yield _outcome(*futures[payload.key])
+    finally:
+        if remaining:
+            # Interrupted: no run starts any more, and each running one stops after the
+            # checkpoint of the loop it is in (the tasks read the event between loops).
+            stop.set()
+            _wait_for(remaining, futures, arrived)
+        with contextlib.suppress(Exception):
+            client.unsubscribe_topic(topic)
+
+
+def _wait_for(remaining: set[str], futures: dict, arrived: queue.Queue) -> None:
+    deadline = time.monotonic() + _STOP_WAIT_SECONDS
+    while remaining and time.monotonic() < deadline:
+        try:
+            kind, payload = arrived.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if kind == "done":
+            remaining.discard(payload.key)
+    for key in remaining:
+        futures[key][0].cancel()
+
+
+def _outcome(future, spec: RunSpec) -> Outcome:
+    if future.cancelled():
+        return Outcome(spec.key, "pending", False, "cancelled")
+    exc = future.exception()
+    if exc is None:
+        return future.result()
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return Outcome(
+            spec.key,
+            "failed",
+            True,
+            "the workers running it died several times (dask gave up on the task); its "
+            "loops so far are saved",
+        )
+    return Outcome(spec.key, "failed", True, f"{name}: {exc}")
+
+
+def _check_workers(client, root: Path) -> None:
+    """Every worker must run this alcli and see the sweep directory where this machine
+    does (a file written here must be there): a worker that does not would fail every run
+    it takes."""
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / f".alcli-probe-{uuid.uuid4().hex[:12]}"
+    probe.touch()
+    try:
+        seen = client.run(_worker_view, str(probe))
+    finally:
+        probe.unlink()
+    problems = []
+    for address, (version, sees) in sorted(seen.items()):
+        if version != __version__:
+            problems.append(f"worker {address} runs alcli {version}; this is alcli {__version__}")
+        if not sees:
+            problems.append(f"worker {address} does not see {root}")
+    if problems:
+        raise UserInputError(
+            "the dask workers cannot run this sweep:\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + "\nInstall the same alcli on every worker, and put the sweep directory "
+            "(--sweep-dir) on a folder every worker mounts at the same path."
+        )
+
+
+# --- on a worker ------------------------------------------------------------------------------
+
+
+def _worker_view(probe: str) -> tuple[str, bool]:
+    return __version__, Path(probe).is_file()
+
+
+def run_task(spec: RunSpec, root: str, topic: str, stop_name: str) -> Outcome:
+    """One run, on a dask worker: wait while another worker still holds its directory,
+    then start or resume it. Progress goes to the scheduler's event log."""
+    import distributed
+    from threadpoolctl import threadpool_limits
+
+    worker = distributed.get_worker()
+    stop = distributed.Event(stop_name)
+    if stop.is_set():
+        return Outcome(spec.key, "pending", False, "the sweep was stopped")
+    path = Path(root) / spec.path
+    if not _wait_until_free(path, stop):
+        return Outcome(spec.key, "pending", False, "the sweep was stopped")
+    checked = [time.monotonic()]
+
+    def forward(event: dict[str, Any]) -> None:
+        worker.log_event(topic, event)
+        now = time.monotonic()
+        if event.get("event") == "loop" and now - checked[0] >= _STOP_CHECK_SECONDS:
+            checked[0] = now
+            if stop.is_set():
+                raise KeyboardInterrupt  # after the loop's checkpoint: stopped, resumable
+
+    # Several runs at a time on one worker share its cores (as the local backend pins them).
+    threads = max(1, len(os.sched_getaffinity(0)) // max(1, worker.state.nthreads))
+    with threadpool_limits(limits=threads):
+        return execute_run(spec, Path(root), forward)
+
+
+def _wait_until_free(path: Path, stop) -> bool:
+    deadline = time.monotonic() + _BUSY_WAIT_SECONDS
+    while path.is_dir() and RunDir(path).is_busy():
+        if stop.is_set() or time.monotonic() > deadline:
+            return False
+        time.sleep(1.0)
+    return True
