@@ -41,7 +41,7 @@ def ls_task(alcli_id, *annotations, task_id=1):
     }
 
 
-def annotation(*choices, cancelled=False, updated="2024-05-01T10:00:00Z", from_name="label"):
+def annotation(*choices, cancelled=False, updated="2024-05-01T10:00:00Z", from_name="label", by=1):
     result = (
         [
             {
@@ -58,6 +58,7 @@ def annotation(*choices, cancelled=False, updated="2024-05-01T10:00:00Z", from_n
         "id": 1,
         "was_cancelled": cancelled,
         "result": result,
+        "completed_by": by,
         "created_at": updated,
         "updated_at": updated,
     }
@@ -94,7 +95,8 @@ BAD = [
     (
         "conflicting duplicates",
         "id,label\nr1,cat\nr1,dog\nr2,cat\nr2,cat\n",
-        r"1 id appears more than once with different labels: r1 \(cat, dog\)",
+        r"1 record has answers that disagree \(resolve: majority\): r1 \(a tie between 'cat' "
+        r"\(1 annotation\) and 'dog' \(1 annotation\)\)",
     ),
     ("a label without an id", "id,label\n,cat\nr1,\n", r"1 answer has no record id \(line 2\)"),
     (
@@ -180,7 +182,7 @@ def test_every_problem_is_listed_in_one_message(tmp_path):
         r"1 id is not in the pool: zz",
         r"not waiting for a label.*: old1",
         r"1 label is not one of the classes: r2 'emu'",
-        r"different labels: r1 \(cat, fig\)",
+        r"disagree \(resolve: majority\): r1 \(a tie between 'cat' .* and 'fig'",
         r"Fix the file and pass it to --labels again",
     ):
         assert re.search(pattern, message), (pattern, message)
@@ -232,7 +234,7 @@ def test_excel_unicode_text_and_ansi_csv(tmp_path):
 
 def test_label_studio_json(tmp_path):
     tasks = [
-        # the latest annotation wins (a person corrected it)
+        # one annotator's latest annotation wins (they corrected it)
         ls_task(
             "r1",
             annotation("dog", updated="2024-05-01T10:00:00Z"),

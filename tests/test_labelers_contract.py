@@ -37,6 +37,16 @@ def _train_file(folder: Path) -> str:
     return str(write_csv(folder / "train.csv", header, [[*X[r], Y[r]] for r in rows]))
 
 
+def _rules_module(folder: Path) -> str:
+    """Labeling functions on iris's features (x0..x3 in a request built by hand)."""
+    (folder / "contract_rules.py").write_text(
+        "def long_petals(record):\n    return 2 if record['x2'] > 5.0 else None\n\n"
+        "def short_petals(record):\n    return 0 if record['x2'] < 2.5 else None\n\n"
+        "def wide_petals(record):\n    return 1 if 1.0 <= record['x3'] < 1.6 else None\n"
+    )
+    return str(folder)
+
+
 # Per kind, a config (given a folder for files) under which it answers without a person.
 CONFIGS = {
     "oracle": lambda folder: {"kind": "oracle", "cost": {"per_label": 1.0}},
@@ -53,10 +63,22 @@ CONFIGS = {
         "cost": {"per_label": 0.1},
         "fallback": {"kind": "noisy_oracle", "flip_rate": 0.4, "cost": {"per_label": 2.0}},
     },
+    "rules": lambda folder: {
+        "kind": "rules",
+        "functions": [
+            "contract_rules:long_petals",
+            "contract_rules:short_petals",
+            "contract_rules:wide_petals",
+        ],
+        "code_dir": _rules_module(folder),
+        "fallback": {"kind": "noisy_oracle", "flip_rate": 0.4, "cost": {"per_label": 2.0}},
+    },
 }
 PEOPLE = {
     "file": "hands the batch to people through files; tested with resume --labels",
     "terminal": "a person types the answers; tested through a pseudo-terminal",
+    "label_studio": "people label in a Label Studio server; tested against a real one in "
+    "test_label_studio_live.py",
 }
 
 

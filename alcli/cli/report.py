@@ -43,6 +43,8 @@ def report(
             out.out(reporting.to_json(data), end="")
         else:
             out.print(to_table(data))
+            if "labeling_functions" in data:
+                out.print(functions_table(data["labeling_functions"]))
             if data["replay"]:
                 out.print(replay_table(data["replay"], "cost" in (data["loops"] or [{}])[0]))
 
@@ -118,6 +120,37 @@ def to_table(report: dict[str, Any]) -> Table:
             *(f"{row[m]:.4f}" for m in metric_names),
             *(cells[key] for key in extra),
             f"{seconds:.2f}",
+        )
+    return table
+
+
+def functions_table(stats: dict[str, Any]) -> Table:
+    """Each labeling function's coverage, conflicts and accuracy over the run's votes."""
+    passed = ", ".join(f"{n} {reason}" for reason, n in sorted(stats["passed_on"].items()))
+    total = sum(stats["passed_on"].values())
+    accuracy = stats["accuracy"]
+    caption = (
+        f"{stats['records']} records asked; {stats['labeled']} labeled by the functions"
+        + ("" if accuracy is None else f" ({accuracy:.1%} right)")
+        + f", {total} left to the fallback"
+        + (f" ({passed})" if passed else "")
+        + ".\ncoverage: share of the records a function voted on; conflicts: share of its "
+        "votes where another function voted another class; accuracy: share of its votes "
+        "that match the data's label (unknown where the data holds none)."
+    )
+    table = Table(
+        title="Labeling functions", title_justify="left", caption=caption, caption_justify="left"
+    )
+    table.add_column("function")
+    for column in ("votes", "coverage", "conflicts", "accuracy"):
+        table.add_column(column, justify="right")
+    for row in stats["functions"]:
+        table.add_row(
+            escape(row["function"]),
+            str(row["votes"]),
+            f"{row['coverage']:.1%}",
+            f"{row['conflicts']:.1%}",
+            "unknown" if row["accuracy"] is None else f"{row['accuracy']:.1%}",
         )
     return table
 

@@ -19,7 +19,9 @@ from alcli.engine.runner import EventSink, Runner, RunResult
 from alcli.engine.state import LEGACY_TRAIN_ORDER, TRAIN_ORDER, Batch, plain_list
 from alcli.errors import ConfigError, Interrupted, RunDirError, plural
 from alcli.labelers import LABELERS, first_with
-from alcli.labelers.file import take_answers
+from alcli.labelers.answers import Reading
+from alcli.labelers.file import settled_records, take_answers
+from alcli.labelers.label_studio import check_label_studio
 from alcli.models import blas_threads
 from alcli.rundir import RunDir, default_run_path
 from alcli.rundir.integrity import answers_by, inspect_run, raise_if_damaged
@@ -36,6 +38,8 @@ def start(
     config_yaml, config = freeze(config)
     experiment = prepare(config)
     check_terminal(config)
+    # A wrong URL, token or project is refused while nothing is written yet.
+    check_label_studio(config.labeler, experiment.data.classes)
     path = run_path or default_run_path(config.output.runs_dir, config.name)
     meta = {
         "name": config.name,
@@ -137,12 +141,15 @@ def resume(
             sheet = rundir.pending_path(pending[0]) / "to_label.csv"
             if sheet.exists() and not any(_same_file(sheet, path) for path, _ in sources):
                 sources.append((sheet, True))
-        taken = 0
+        taken, readings = 0, []
         for source, own_sheet in sources:
-            batch_arrays, added, n = _take_answers(source, pending[1], experiment, own_sheet)
+            batch_arrays, added, reading = _take_answers(
+                source, pending[1], experiment, own_sheet, rundir, complete
+            )
             pending = (pending[0], batch_arrays)
             experiment = experiment.with_new_classes(added)
-            taken += n
+            taken += len(reading.codes)
+            readings.append((source, reading))
         if taken:
             # Checked answers are saved before anything else happens: a kill or Ctrl-C from
             # here on cannot lose them.
@@ -185,8 +192,7 @@ def resume(
             first_loop=first, restore=restore, pending=None if pending is None else pending[1]
         )
         if (labels is not None or taken) and result.status == "awaiting_labels":
-            files = " and ".join(str(path) for path, _ in sources)
-            result.message = f"Recorded {plural(taken, 'answer')} from {files}.\n{result.message}"
+            result.message = f"{_recorded_line(readings)}\n{result.message}"
         return result
 
 
@@ -265,14 +271,27 @@ def _stop_keys_only(overrides: list[str], path: Path) -> list[str]:
 
 
 def _take_answers(
-    path: Path, batch_arrays: dict[str, np.ndarray], experiment: Experiment, earlier_wins: bool
-) -> tuple[dict[str, np.ndarray], list, int]:
+    path: Path,
+    batch_arrays: dict[str, np.ndarray],
+    experiment: Experiment,
+    earlier_wins: bool,
+    rundir: RunDir,
+    complete: list[int],
+) -> tuple[dict[str, np.ndarray], list, Reading]:
     """The saved batch with the answers of ``path`` filled in (credited to the labeler in
-    the chain that hands work to people), the classes they add, and how many it took."""
+    the chain that hands work to people), the classes they add, and what the file gave.
+
+    A Label Studio project kept for the whole run exports earlier loops' tasks too: they are
+    checked against the last complete loop's state.npz (every label so far, with its loop:
+    one read however many loops the run has), read only when the file has such rows."""
     data, config = experiment.data, experiment.config
     batch = Batch.from_arrays(batch_arrays)
     person = first_with(config.labeler, "may_wait") or config.labeler
-    answers, added, taken = take_answers(
+
+    def earlier_loops() -> dict[str, tuple[int, int]]:
+        return settled_records(rundir.read_state(complete[-1]), data.ids) if complete else {}
+
+    answers, added, reading = take_answers(
         path,
         batch.answers,
         data.ids[batch.indices],
@@ -280,5 +299,38 @@ def _take_answers(
         data.classes,
         person,
         earlier_wins=earlier_wins,
+        earlier_loops=earlier_loops,
     )
-    return {**batch_arrays, **batch.arrays(answers)}, added, taken
+    return {**batch_arrays, **batch.arrays(answers)}, added, reading
+
+
+def _recorded_line(readings: list[tuple[Path, Reading]]) -> str:
+    """What the answer files gave, naming only those answers came from:
+    "Recorded 8 answers and 2 skips from export.json. 12 tasks were answered in earlier
+    loops with the same labels (left as they were)."."""
+    answers = sum(reading.n_answers for _, reading in readings)
+    skips = sum(reading.n_skips for _, reading in readings)
+    files = [str(path) for path, reading in readings if reading.codes]
+    if files:
+        counted = (
+            f"{plural(skips, 'skip')} and no answers"
+            if skips and not answers
+            else plural(answers, "answer") + (f" and {plural(skips, 'skip')}" if skips else "")
+        )
+        line = f"Recorded {counted} from {' and '.join(files)}."
+    else:
+        line = f"No new answers in {readings[0][0] if readings else 'the answer files'}."
+    repeated = sum(reading.repeated for _, reading in readings)
+    if repeated:
+        line += (
+            f" {plural(repeated, 'task')} {'was' if repeated == 1 else 'were'} answered in "
+            "earlier loops with the same labels (left as they were)."
+        )
+    stand = sum(reading.skips_stand for _, reading in readings)
+    if stand:
+        line += (
+            f" {plural(stand, 'record')} skipped in an earlier loop "
+            f"{'has' if stand == 1 else 'have'} answers now: the skips stand "
+            "(reoffer_skipped: true offers skipped records again)."
+        )
+    return line

@@ -12,9 +12,11 @@ import numpy as np
 from alcli.classes import SKIPPED, UNANSWERED
 from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest, prices
 from alcli.labelers.file import FileLabeler
+from alcli.labelers.label_studio import LabelStudioLabeler
 from alcli.labelers.model import ModelLabeler, ModelLabelerConfig
 from alcli.labelers.noisy_oracle import NoisyOracle
 from alcli.labelers.oracle import Oracle, OracleConfig
+from alcli.labelers.rules import RulesLabeler, RulesLabelerConfig
 from alcli.labelers.terminal import TerminalLabeler
 from alcli.registry import Registry
 
@@ -26,6 +28,8 @@ LABELERS: Registry[Labeler] = Registry(
         "model": ModelLabeler,
         "terminal": TerminalLabeler,
         "file": FileLabeler,
+        "label_studio": LabelStudioLabeler,
+        "rules": RulesLabeler,
     },
     base=Labeler,
 )
@@ -36,6 +40,7 @@ LabelerConfig = LABELERS.section("oracle")
 DEFAULT_LABELER = OracleConfig
 # A labeling model's fallback is itself a labeler section.
 ModelLabelerConfig.model_rebuild(_types_namespace={"LabelerConfig": LabelerConfig})
+RulesLabelerConfig.model_rebuild(_types_namespace={"LabelerConfig": LabelerConfig})
 
 
 @dataclass(frozen=True)

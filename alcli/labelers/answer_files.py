@@ -15,7 +15,7 @@ import numpy as np
 
 from alcli.atomic import file_problem
 from alcli.data.csv_dialects import DELIMITERS, decode, is_workbook, sep_hint
-from alcli.errors import DataError
+from alcli.errors import DataError, plural
 
 #: A number as a spreadsheet writes it (a label or an id that is one).
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -23,16 +23,20 @@ NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass(frozen=True)
 class Entry:
-    """One answer as found in the file, before any check.
+    """One answer (one annotation, in a Label Studio export) as found in the file, before any
+    check.
 
     ``choices`` is empty when the record is not answered yet; ``cancelled`` marks a Label
-    Studio annotation that was skipped (it counts as ``skip``).
+    Studio annotation that was skipped (it counts as ``skip``). ``annotator`` and ``updated``
+    (an ISO-8601 time) are "" where the file does not say.
     """
 
     where: str
     record_id: str | None
     choices: tuple[str, ...]
     cancelled: bool = False
+    annotator: str = ""
+    updated: str = ""
 
     @property
     def answered(self) -> bool:
@@ -104,8 +108,9 @@ def _parse_json(text: str, path: Path) -> list[Entry]:
             f"{path}: the JSON holds no tasks; label some in Label Studio, then export. Nothing "
             "was recorded"
         )
-    entries = []
+    entries: list[Entry] = []
     flat = flat_with_label = 0
+    exported = annotated = 0  # Label Studio items, and those with an annotation
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise DataError(
@@ -115,13 +120,30 @@ def _parse_json(text: str, path: Path) -> list[Entry]:
             )
         where = f"task {item.get('id', number)}"
         if isinstance(item.get("data"), dict):
-            entries.append(_label_studio_task(item, where))
-        else:
-            # JSON-MIN: the choice sits under the Choices tag's name (ours is "label").
-            flat += 1
-            flat_with_label += "label" in item
-            record_id = id_text(item.get("alcli_id"))
-            entries.append(Entry(where, record_id, _choices(item.get("label"))))
+            found = _label_studio_task(item, where)
+            exported += 1
+            annotated += any(entry.answered for entry in found)
+            entries.extend(found)
+            continue
+        # JSON-MIN: one item per annotation that was not skipped (a task repeats), the choice
+        # under the Choices tag's name (ours is "label"); a task nobody annotated has
+        # annotation_id null and no choice.
+        flat += 1
+        flat_with_label += "label" in item
+        if "annotation_id" in item:
+            exported += 1
+            annotated += item["annotation_id"] is not None
+        entries.append(
+            Entry(
+                where,
+                id_text(item.get("alcli_id")),
+                _choices(item.get("label")),
+                annotator=_annotator(item.get("annotator")),
+                updated=_time(item),
+            )
+        )
+    if exported and not annotated:
+        raise not_annotated_yet(path, len(items))
     if flat and not flat_with_label:
         keys = sorted({key for item in items if "data" not in item for key in item})
         raise DataError(
@@ -132,26 +154,48 @@ def _parse_json(text: str, path: Path) -> list[Entry]:
     return entries
 
 
-def _label_studio_task(task: dict, where: str) -> Entry:
-    """The latest annotation that was not cancelled; only cancelled ones mean a skip."""
+def not_annotated_yet(path: Path, n_tasks: int) -> DataError:
+    return DataError(
+        f"{path.name} holds {plural(n_tasks, 'task')} and none has an annotation yet: label "
+        f"them in Label Studio, export again. Nothing was recorded ({path})"
+    )
+
+
+def _label_studio_task(task: dict, where: str) -> list[Entry]:
+    """One entry per annotation (a skipped one is ``cancelled``); a task without any gives
+    one entry with no choices. Results of our Choices tag ("label") count, else any."""
     record_id = id_text(task["data"].get("alcli_id"))
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
     if not annotations:
-        return Entry(where, record_id, ())
-    kept = [(k, a) for k, a in enumerate(annotations) if not a.get("was_cancelled")]
-    if not kept:
-        return Entry(where, record_id, (), cancelled=True)
-    _, latest = max(
-        kept, key=lambda ka: (str(ka[1].get("updated_at") or ka[1].get("created_at") or ""), ka[0])
-    )
-    results = [r for r in latest.get("result") or [] if isinstance(r, dict)]
-    ours = [r for r in results if r.get("from_name") == "label"] or results
-    choices: list[str] = []
-    for result in ours:
-        value = result.get("value")
-        if isinstance(value, dict):
-            choices.extend(_choices(value.get("choices")))
-    return Entry(where, record_id, tuple(dict.fromkeys(choices)))
+        return [Entry(where, record_id, ())]
+    entries = []
+    for annotation in annotations:
+        who, when = _annotator(annotation.get("completed_by")), _time(annotation)
+        if annotation.get("was_cancelled"):
+            entries.append(Entry(where, record_id, (), True, who, when))
+            continue
+        results = [r for r in annotation.get("result") or [] if isinstance(r, dict)]
+        ours = [r for r in results if r.get("from_name") == "label"] or results
+        choices: list[str] = []
+        for result in ours:
+            value = result.get("value")
+            if isinstance(value, dict):
+                choices.extend(_choices(value.get("choices")))
+        entries.append(Entry(where, record_id, tuple(dict.fromkeys(choices)), False, who, when))
+    return entries
+
+
+def _annotator(value: object) -> str:
+    """Who annotated: Label Studio gives a user id (JSON-MIN, JSON) or an email (CSV; older
+    JSON exports give ``{"email": ...}``)."""
+    if isinstance(value, dict):
+        value = value.get("email") or value.get("id")
+    return id_text(value) or ""
+
+
+def _time(item: dict) -> str:
+    """When an annotation was last changed, as Label Studio writes it (ISO-8601, UTC)."""
+    return str(item.get("updated_at") or item.get("created_at") or "").strip()
 
 
 def _parse_csv(text: str, path: Path) -> list[Entry]:
@@ -174,6 +218,19 @@ def _parse_csv(text: str, path: Path) -> list[Entry]:
             start = reader.line_num + 1 + skipped_lines
     except csv.Error as exc:
         raise DataError(f"{path}: cannot be read as CSV: {exc}. Nothing was recorded") from None
+    # Label Studio's CSV export: one row per annotation that was not skipped (a task
+    # repeats), with who made it and when; a task nobody annotated has no annotation_id.
+    annotation_col = _column(header, ("annotation_id",))
+    annotator_col = _column(header, ("annotator",))
+    times = [_column(header, (name,)) for name in ("updated_at", "created_at")]
+    time_cols = [col for col in times if col is not None]
+    filled = [row for _, row in rows if any(cell.strip() for cell in row)]
+    if (
+        annotation_col is not None
+        and filled
+        and not any(_cell(row, annotation_col) for row in filled)
+    ):
+        raise not_annotated_yet(path, len(filled))
     missing = [name for name, col in (("id", id_col), ("label", label_col)) if col is None]
     if missing:
         raise DataError(
@@ -186,15 +243,25 @@ def _parse_csv(text: str, path: Path) -> list[Entry]:
     for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue  # spreadsheets add empty rows at the end
-        record_id = row[id_col].strip() if id_col < len(row) else ""
-        label = row[label_col] if label_col < len(row) else ""
-        entries.append(Entry(f"line {line}", record_id or None, _cell_choices(label)))
+        entries.append(
+            Entry(
+                f"line {line}",
+                _cell(row, id_col) or None,
+                _cell_choices(row[label_col] if label_col < len(row) else ""),
+                annotator="" if annotator_col is None else _cell(row, annotator_col),
+                updated=next((_cell(row, c) for c in time_cols if _cell(row, c)), ""),
+            )
+        )
     if not entries:
         raise DataError(
             f"{path}: the file has a header but no rows; fill the label column of to_label.csv "
             "and pass that file. Nothing was recorded"
         )
     return entries
+
+
+def _cell(row: list[str], col: int) -> str:
+    return row[col].strip() if col < len(row) else ""
 
 
 def _pick_header(text: str, delimiters: tuple[str, ...]):

@@ -3,18 +3,49 @@ Studio export. Everything is checked first; all problems are reported at once.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from alcli.classes import SKIPPED
 from alcli.errors import DataError, agree, plural, preview
-from alcli.labelers.answer_files import NUMBER, id_text, parse_entries, read_text
+from alcli.labelers.annotations import RESOLVE_RULES, Annotation, resolve
+from alcli.labelers.answer_files import NUMBER, Entry, id_text, parse_entries, read_text
 
 #: The answer that means "the annotator abstained" (any case).
 SKIP_WORD = "skip"
+#: Several answers to one record: the most common wins, a tie is refused (see the README).
+DEFAULT_RULE = "majority"
 _FIX = "Fix the file and pass it to --labels again"
+
+
+#: An earlier loop's outcome for a record: its class code (or SKIPPED) and the loop.
+Recorded = tuple[int, int]
+
+
+@dataclass
+class Reading:
+    """What a file of answers gave.
+
+    ``codes`` holds the answers to take (record id -> class code, or SKIPPED); ``repeated``
+    counts records of earlier loops the file answers as they were recorded (a Label Studio
+    export of the whole project carries every loop); ``skips_stand`` counts records skipped
+    in an earlier loop that the file now answers (the skip stands).
+    """
+
+    codes: dict[str, int] = field(default_factory=dict)
+    repeated: int = 0
+    skips_stand: int = 0
+
+    @property
+    def n_skips(self) -> int:
+        return sum(code == SKIPPED for code in self.codes.values())
+
+    @property
+    def n_answers(self) -> int:
+        return len(self.codes) - self.n_skips
 
 
 def read_answers(
@@ -25,7 +56,33 @@ def read_answers(
     answered: Mapping[str, int] | None = None,
     new_classes: list | None = None,
     earlier_wins: bool = False,
+    resolve_rule: str = DEFAULT_RULE,
 ) -> dict[str, int]:
+    """The answers of :func:`read_export` (record id -> class code, or SKIPPED), for a file
+    that holds the waiting batch only."""
+    return read_export(
+        path,
+        pending_ids,
+        pool_ids,
+        classes,
+        answered=answered,
+        new_classes=new_classes,
+        earlier_wins=earlier_wins,
+        resolve_rule=resolve_rule,
+    ).codes
+
+
+def read_export(
+    path: Path,
+    pending_ids: Iterable[object],
+    pool_ids: Iterable[object],
+    classes: np.ndarray,
+    answered: Mapping[str, int] | None = None,
+    new_classes: list | None = None,
+    earlier_wins: bool = False,
+    resolve_rule: str = DEFAULT_RULE,
+    earlier_loops: Callable[[], Mapping[str, Recorded]] | None = None,
+) -> Reading:
     """The answers in a filled file, checked against the batch waiting for labels.
 
     The format is told from the content: JSON (Label Studio's JSON export, a list of tasks
@@ -34,6 +91,12 @@ def read_answers(
     Label Studio's CSV export with ``alcli_id`` and ``label``; a byte-order mark, CRLF, quoted
     fields, a ``;`` or tab delimiter and the ``'`` a spreadsheet keeps before escaped cells are
     all fine). An empty label is "not answered yet": partial answers are allowed.
+
+    Every answer to one record (several annotations of a task, several rows, the same record
+    imported twice) is one vote for :func:`alcli.labelers.annotations.resolve` under
+    ``resolve_rule``; answers win over skips. Records of earlier loops (a Label Studio
+    project kept for the whole run exports them all) are compared with what was recorded:
+    the same answer is counted and left alone, another one is a problem.
 
     Parameters
     ----------
@@ -55,11 +118,15 @@ def read_answers(
     earlier_wins : bool
         An answer that differs from one already recorded is ignored instead of refused (the
         run's own to_label.csv, read without --labels: what was recorded stays).
+    resolve_rule : {"newest", "majority", "refuse"}
+        How several answers to one record become one.
+    earlier_loops : callable, optional
+        Called at most once, when the file answers records outside the batch: record id ->
+        (class code or SKIPPED, loop) of every record earlier loops settled.
 
     Returns
     -------
-    dict of str to int
-        Record id (as text) -> class code, or SKIPPED; answered records only.
+    Reading
 
     Raises
     ------
@@ -72,14 +139,19 @@ def read_answers(
     pending = {id_text(v) for v in pending_ids}
     earlier = dict(answered or {})
     code_of = _class_matcher(classes)
+    settled: dict[str, Recorded] | None = None
+
+    def settled_before(record_id: str) -> Recorded | None:
+        nonlocal settled
+        if settled is None:
+            settled = dict(earlier_loops()) if earlier_loops is not None else {}
+        return settled.get(record_id)
 
     no_id: list[str] = []
     unknown: list[str] = []
-    not_pending: list[str] = []
-    changed: list[str] = []
-    bad_labels: list[str] = []
     multiple: list[str] = []
-    codes_by_id: dict[str, dict[int, str]] = {}
+    several: set[str] = set()  # records with an answer choosing several classes: refused
+    votes: dict[str, list[Annotation]] = {}
     for entry in entries:
         if not entry.answered:
             continue
@@ -87,35 +159,59 @@ def read_answers(
             no_id.append(entry.where)
             continue
         record_id = _known_id(entry.record_id, pool)
-        text, code = SKIP_WORD, SKIPPED
-        if len(entry.choices) > 1:
-            multiple.append(f"{record_id} ({', '.join(entry.choices)})")
-            code = None
-        elif not entry.cancelled:
-            text = entry.choices[0]
-            code = code_of(text)
-            if code is None and new_classes is not None:
-                code = _new_class(text, classes, new_classes)
-            if code is None:
-                bad_labels.append(f"{record_id} '{text}'")
         if record_id not in pool:
             unknown.append(record_id)
             continue
+        if len(entry.choices) > 1:
+            multiple.append(f"{record_id} ({', '.join(entry.choices)})")
+            several.add(record_id)
+            continue
+        votes.setdefault(record_id, []).append(_vote(entry, code_of, classes))
+
+    reading = Reading()
+    not_pending: list[str] = []
+    changed: list[str] = []
+    contradicted: list[str] = []
+    bad_labels: list[str] = []
+    conflicts: list[str] = []
+    for record_id, given in votes.items():
+        if record_id in several:
+            continue
+        outcome = resolve(given, resolve_rule)
+        if outcome.conflict:
+            conflicts.append(f"{record_id} ({outcome.conflict})")
+            continue
+        text = SKIP_WORD if outcome.skipped else outcome.label or ""
+        code = SKIPPED if outcome.skipped else code_of(text)
+        if code is None and new_classes is not None:
+            code = _new_class(text, classes, new_classes)
+        if code is None:
+            bad_labels.append(f"{record_id} '{text}'")
+            continue
         if record_id in earlier:
-            if code is not None and code != earlier[record_id] and not earlier_wins:
+            if code != earlier[record_id] and not earlier_wins:
                 changed.append(record_id)
             continue
-        if record_id not in pending:
-            not_pending.append(record_id)
+        if record_id in pending:
+            before = settled_before(record_id) if code == SKIPPED else None
+            if before is None or before[0] != SKIPPED:
+                reading.codes[record_id] = code
+            # else: a skipped record offered again; the skip is the earlier loop's
             continue
-        if code is not None:
-            codes_by_id.setdefault(record_id, {}).setdefault(code, text.strip())
+        before = settled_before(record_id)
+        if before is None:
+            not_pending.append(record_id)
+        elif before[0] == code or code == SKIPPED:
+            reading.repeated += 1  # answers win over skips: the recorded answer stands
+        elif before[0] == SKIPPED:
+            reading.skips_stand += 1
+        else:
+            recorded = _label_of(before[0], classes, new_classes)
+            contradicted.append(
+                f"{record_id} is '{recorded}' in loops/{before[1]:04d}/labels.csv, "
+                f"{path.name} says '{text}'"
+            )
 
-    conflicts = [
-        f"{record_id} ({', '.join(labels.values())})"
-        for record_id, labels in codes_by_id.items()
-        if len(labels) > 1
-    ]
     problems = []
     if no_id:
         problems.append(
@@ -125,17 +221,32 @@ def read_answers(
             "alcli_id)"
         )
     if unknown:
+        unknown = list(dict.fromkeys(unknown))
         problems.append(
             f"{plural(len(unknown), 'id')} {agree(len(unknown), 'is', 'are')} not in the pool: "
             f"{preview(unknown)}. Use the ids of to_label.csv (or tasks.json's alcli_id)"
             + _mangled_hint(unknown)
         )
-    if not_pending:
+    if contradicted:
+        problems.append(
+            f"{plural(len(contradicted), 'record')} {agree(len(contradicted), 'has', 'have')} "
+            f"another label than an earlier loop recorded: {preview(contradicted, 10)}. A "
+            "label once recorded stays: change those annotations back in Label Studio (or "
+            "remove the rows) and export again"
+        )
+    if not_pending and earlier_loops is None:
         problems.append(
             f"{plural(len(not_pending), 'id')} {agree(len(not_pending), 'is', 'are')} in the pool "
             f"but not waiting for a label (already labeled, or not asked for): "
             f"{preview(not_pending)}. Answer only the records of the latest to_label.csv; "
             "remove those rows"
+        )
+    elif not_pending:
+        problems.append(
+            f"{plural(len(not_pending), 'id')} {agree(len(not_pending), 'is', 'are')} in the pool "
+            f"but no loop asked for {agree(len(not_pending), 'its', 'their')} label: "
+            f"{preview(not_pending)}. Answer only records alcli wrote to to_label.csv or "
+            "tasks.json; remove those rows (in Label Studio, import only alcli's tasks.json)"
         )
     if changed:
         problems.append(
@@ -164,8 +275,10 @@ def read_answers(
         )
     if conflicts:
         problems.append(
-            f"{plural(len(conflicts), 'id')} {agree(len(conflicts), 'appears', 'appear')} more "
-            f"than once with different labels: {preview(conflicts)}. Keep one answer per record"
+            f"{plural(len(conflicts), 'record')} {agree(len(conflicts), 'has', 'have')} answers "
+            f"that disagree (resolve: {resolve_rule}): {preview(conflicts, 10)}. Settle them "
+            "(in Label Studio: remove or correct one annotation) and export again, or set "
+            f"the file labeler's resolve to another of {', '.join(RESOLVE_RULES)}"
         )
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
@@ -173,7 +286,28 @@ def read_answers(
             f"{path}: the answers cannot be used ({plural(len(problems), 'problem')}); nothing "
             f"was recorded:\n{lines}\n{_FIX}."
         )
-    return {record_id: next(iter(labels)) for record_id, labels in codes_by_id.items()}
+    return reading
+
+
+def _vote(entry: Entry, code_of, classes: np.ndarray) -> Annotation:
+    """An entry as one vote: a known class by its own name (so "Cat" and "cat" agree), a
+    typed "skip" as a skip, anything else as written (checked once resolved)."""
+    who, when = entry.annotator, entry.updated
+    if entry.cancelled:
+        return Annotation(None, who, when)
+    text = entry.choices[0].strip()
+    code = code_of(text)
+    if code == SKIPPED:
+        return Annotation(None, who, when)
+    label = text if code is None else str(classes[code])
+    return Annotation(label, who, when)
+
+
+def _label_of(code: int, classes: np.ndarray, new_classes: list | None) -> str:
+    if code == SKIPPED:
+        return SKIP_WORD
+    known = [*classes.tolist(), *(new_classes or [])]
+    return str(known[code]) if 0 <= code < len(known) else str(code)
 
 
 def _known_id(record_id: str, pool: set[str]) -> str:

@@ -9,6 +9,7 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +17,9 @@ import numpy as np
 from pydantic import Field
 
 from alcli.atomic import write_atomic
-from alcli.classes import UNANSWERED, with_new_classes
-from alcli.labelers.answers import SKIP_WORD, read_answers
+from alcli.classes import SKIPPED, UNANSWERED, with_new_classes
+from alcli.labelers.answer_files import id_text
+from alcli.labelers.answers import DEFAULT_RULE, SKIP_WORD, Reading, Recorded, read_export
 from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest, prices
 from alcli.schema import Section
 
@@ -56,6 +58,13 @@ class FileLabelerConfig(Section):
         False,
         description="Accept answers naming a class the data does not have yet: it becomes a "
         "class of the run from then on (by default such answers are refused).",
+    )
+    resolve: Literal["newest", "majority", "refuse"] = Field(
+        DEFAULT_RULE,
+        description="How several answers to one record (Label Studio annotations by several "
+        "people, repeated rows) become one: majority takes the most common label and refuses "
+        "a tie; newest takes the annotation updated last; refuse refuses any disagreement. "
+        "Answers win over skips.",
     )
     cost: LabelCost = Field(default_factory=LabelCost, description="What each answer costs.")
 
@@ -156,8 +165,9 @@ class FileLabeler(Labeler):
             f"2. Save the file as CSV and run:\n"
             f"   {command}\n"
             "   With only some records answered, the run keeps them and waits for the rest.\n"
-            "Label Studio: create a project with this labeling config, import tasks.json,\n"
-            "label, export as JSON, JSON-MIN or CSV, and pass the export to --labels. Its Skip\n"
+            "Label Studio: create a project with this labeling config (one for the whole run\n"
+            "is fine: import each loop's tasks.json into it), label, export as JSON, JSON-MIN\n"
+            "or CSV, and pass the export to --labels. Its Skip\n"
             "button counts as skip in the JSON export only (JSON-MIN and CSV leave skipped\n"
             "tasks out): export JSON when you skip. The labeling config:\n"
             "<View>\n"
@@ -242,14 +252,16 @@ def take_answers(
     classes: np.ndarray,
     person: Any,
     earlier_wins: bool = False,
-) -> tuple[Answers, list, int]:
+    earlier_loops: Callable[[], Mapping[str, Recorded]] | None = None,
+) -> tuple[Answers, list, Reading]:
     """A waiting batch's answers with those of the file ``path`` filled in, every answer
     checked first (nothing changes when one is wrong).
 
     Parameters
     ----------
     path : Path
-        The filled ``to_label.csv``, an ``id,label`` CSV, or a Label Studio export.
+        The filled ``to_label.csv``, an ``id,label`` CSV, or a Label Studio export (of the
+        batch's tasks, or of a project holding every loop's).
     answers : Answers
         The batch's answers so far, aligned with ``ids``.
     ids : ndarray of shape (n,)
@@ -259,17 +271,22 @@ def take_answers(
     classes : ndarray of shape (n_classes,)
     person : labeler config
         The labeler in the chain that hands work to people: answers are credited to it, at
-        its prices, and it says whether new classes are allowed.
+        its prices; it says whether new classes are allowed and how several answers to one
+        record become one (``resolve``).
     earlier_wins : bool
         Answers already recorded win over the file's (the run's own sheet, an old copy).
+    earlier_loops : callable, optional
+        Record id -> (class code or SKIPPED, loop) of the records earlier loops settled,
+        called only when the file answers records outside the batch.
 
     Returns
     -------
     answers : Answers
     added : list
         Classes the answers add (``allow_new_classes``).
-    taken : int
-        How many answers the file gave.
+    reading : Reading
+        What the file gave: the answers and skips taken, and the records of earlier loops it
+        repeated.
 
     Raises
     ------
@@ -279,7 +296,7 @@ def take_answers(
     open_ = answers.codes == UNANSWERED
     already = {str(ids[k]): int(code) for k, code in enumerate(answers.codes) if code != UNANSWERED}
     added: list | None = [] if getattr(person, "allow_new_classes", False) else None
-    given = read_answers(
+    reading = read_export(
         path,
         [str(i) for i in ids[open_]],
         pool_ids,
@@ -287,11 +304,29 @@ def take_answers(
         answered=already,
         new_classes=added,
         earlier_wins=earlier_wins,
+        resolve_rule=getattr(person, "resolve", DEFAULT_RULE),
+        earlier_loops=earlier_loops,
     )
+    given = reading.codes
     classes = with_new_classes(classes, added or [])
     now = np.array([k for k in np.flatnonzero(open_) if str(ids[k]) in given], dtype=np.int64)
     codes = np.array([given[str(ids[k])] for k in now], dtype=np.int64)
     answers.codes[now] = codes
     answers.labeler[now] = person.kind
     answers.cost[now] = prices(person.cost, codes, classes)
-    return answers, added or [], int(now.shape[0])
+    return answers, added or [], reading
+
+
+def settled_records(state: Mapping[str, np.ndarray], ids: np.ndarray) -> dict[str, Recorded]:
+    """Record id -> (class code or SKIPPED, loop) of every record labeled or skipped up to a
+    checkpoint, from its ``state.npz`` arrays (one read, however many loops the run has)."""
+    settled: dict[str, Recorded] = {}
+    for index, code, loop in zip(
+        state["order"].tolist(), state["labels"].tolist(), state["loop_of"].tolist(), strict=True
+    ):
+        settled[id_text(ids[index]) or ""] = (int(code), int(loop))
+    skipped = state.get("skipped", np.empty(0, dtype=np.int64)).tolist()
+    skipped_loop = state.get("skipped_loop", np.empty(0, dtype=np.int32)).tolist()
+    for index, loop in zip(skipped, skipped_loop, strict=True):
+        settled.setdefault(id_text(ids[index]) or "", (SKIPPED, int(loop)))
+    return settled

@@ -17,7 +17,7 @@ from alcli.metrics import aulc, labels_to_reach
 from alcli.reporting.replay import replay
 from alcli.rundir import RunDir, read_metrics_csv, step_seconds
 from alcli.rundir.integrity import inspect_run, raise_if_damaged
-from alcli.rundir.tables import rows_of_records
+from alcli.rundir.tables import VOTES_FILE, read_votes, rows_of_records
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -46,11 +46,78 @@ def load_report(path: Path) -> dict[str, Any]:
     summary["warnings"] = warning_summary(
         _warning_events(path), [row["loop"] for row in loops], [w for w in waiting if w is not None]
     )
-    return {
+    report = {
         "run": {"path": str(path), **meta, **({"stopped_in": where} if where else {})},
         "summary": summary,
         "loops": loops,
         "replay": replay(loops, metric_names),
+    }
+    voted = [rundir.loop_path(k) / VOTES_FILE for k in rundir.complete_loops()]
+    voted = [votes for votes in voted if votes.exists()]
+    if voted:
+        report["labeling_functions"] = labeling_function_stats(voted)
+    return report
+
+
+def labeling_function_stats(paths: list[Path]) -> dict[str, Any]:
+    """How labeling functions did over the ``votes.csv`` files at ``paths``.
+
+    Returns
+    -------
+    dict
+        ``records`` (the records the functions were asked about), ``labeled`` (those their
+        votes labeled), ``accuracy`` of those labels (None when no true label is known),
+        ``passed_on`` (records left to the fallback, by reason), and ``functions``: per
+        function its ``votes``, ``coverage`` (share of the records it voted on),
+        ``conflicts`` (share of its votes where another function voted another class) and
+        ``accuracy`` (share of its votes that match the true label, among records whose true
+        label is known; None when none is).
+    """
+    functions: list[str] = []
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        names, loop_rows = read_votes(path)
+        functions += [name for name in names if name not in functions]
+        rows += loop_rows
+    stats = {name: {"votes": 0, "conflicts": 0, "known": 0, "right": 0} for name in functions}
+    passed_on: dict[str, int] = {}
+    labeled = labeled_known = labeled_right = 0
+    for row in rows:
+        votes = {name: row.get(name) or "" for name in functions}
+        given = {vote for vote in votes.values() if vote}
+        truth = row.get("true_label") or ""
+        for name, vote in votes.items():
+            if not vote:
+                continue
+            entry = stats[name]
+            entry["votes"] += 1
+            entry["conflicts"] += len(given - {vote}) > 0
+            if truth:
+                entry["known"] += 1
+                entry["right"] += vote == truth
+        if row.get("label"):
+            labeled += 1
+            labeled_known += bool(truth)
+            labeled_right += row["label"] == truth
+        else:
+            reason = row.get("reason") or "no votes"
+            passed_on[reason] = passed_on.get(reason, 0) + 1
+    n = len(rows)
+    return {
+        "records": n,
+        "labeled": labeled,
+        "accuracy": labeled_right / labeled_known if labeled_known else None,
+        "passed_on": passed_on,
+        "functions": [
+            {
+                "function": name,
+                "votes": entry["votes"],
+                "coverage": entry["votes"] / n if n else 0.0,
+                "conflicts": entry["conflicts"] / entry["votes"] if entry["votes"] else 0.0,
+                "accuracy": entry["right"] / entry["known"] if entry["known"] else None,
+            }
+            for name, entry in stats.items()
+        ],
     }
 
 

@@ -40,6 +40,7 @@ from alcli.atomic import (
 )
 from alcli.errors import RunDirError
 from alcli.rundir.integrity import MANIFEST, file_digest, manifest_text
+from alcli.rundir.tables import LABELER_TABLES
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "awaiting_labels", "stopped", "completed", "failed")
@@ -309,6 +310,12 @@ class RunDir:
                     for name, content in files.items()
                 }
                 payloads["state.npz"] = _npz_bytes(arrays)
+                # What the labeler recorded beside its answers (labeling functions' votes)
+                # is part of the loop: it goes in with the rest, in the same rename.
+                for name in LABELER_TABLES:
+                    left = self.pending_path(loop) / name
+                    if name not in payloads and left.is_file():
+                        payloads[name] = left.read_bytes()
                 for name, payload in payloads.items():
                     (staging / name).write_bytes(payload)
                 # Inside the folder before its rename: what resume and doctor check it against.
@@ -334,7 +341,7 @@ class RunDir:
         old = {name: [file_digest(folder / name)] for name in payloads if (folder / name).exists()}
         kept = {
             name: [file_digest(folder / name)]
-            for name in ("selected.csv", "labels.csv", "skipped.csv")
+            for name in ("selected.csv", "labels.csv", "skipped.csv", *LABELER_TABLES)
             if (folder / name).exists()
         }
         # The manifest accepts the old and the new versions while the two files are replaced

@@ -237,3 +237,42 @@ def _cell(key: str, value: str) -> Any:
     if key in SIGNAL_COLUMNS and value == "":
         return None
     return float(value)
+
+
+#: A loop's ``votes.csv`` (labeling functions): these columns, then one per function (its
+#: import path) holding its vote, empty where it abstained.
+VOTES_FILE = "votes.csv"
+VOTES_COLUMNS = ("id", "label", "reason", "true_label")
+#: Tables a labeler leaves in the loop's pending folder while it labels, which the loop's
+#: folder takes in with the rest of its files.
+LABELER_TABLES = (VOTES_FILE,)
+
+
+def votes_csv(functions: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A loop's ``votes.csv``: per record the combined label (empty when the functions left it
+    to the fallback), why it was left (no votes, too few votes, tie), its true label where the
+    data holds one, and each function's vote."""
+    return csv_text([*VOTES_COLUMNS, *functions], [list(row) for row in rows])
+
+
+def read_votes(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """``votes.csv``'s function columns and its rows (cells as text).
+
+    Raises
+    ------
+    RunDirError
+        When it cannot be read or lacks the columns alcli writes.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+    except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+        raise RunDirError(f"{path} cannot be read: {exc}") from None
+    if tuple(header[: len(VOTES_COLUMNS)]) != VOTES_COLUMNS:
+        raise RunDirError(
+            f"{path} is not as alcli writes it (its first columns should be "
+            f"{', '.join(VOTES_COLUMNS)}); it was changed by hand"
+        )
+    return header[len(VOTES_COLUMNS) :], rows
