@@ -24,7 +24,7 @@ FLOORS = {
     "config": 3,
     "engine": 4,
     "reporting": 4,
-    "tracking": 4,
+    "tracking": 2,
     "experiments": 5,
     "cli": 6,
     "__main__": 7,

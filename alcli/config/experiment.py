@@ -7,11 +7,14 @@ them together and checks what spans several sections.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import (
     Field,
     NonNegativeInt,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -26,6 +29,7 @@ from alcli.schedules import DEFAULT_SCHEDULE, LoopSizeConfig
 from alcli.schema import Section, did_you_mean
 from alcli.stopping import PROBA_SIGNALS, SIGNALS, TEST_SET, StopConfig
 from alcli.strategies.config import StrategyConfig
+from alcli.tracking import TrackingConfig
 
 
 class ExperimentConfig(Section):
@@ -56,6 +60,20 @@ class ExperimentConfig(Section):
     output: OutputConfig = Field(
         default_factory=OutputConfig, description="Where runs go and what they keep."
     )
+    tracking: TrackingConfig | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Services the run is tracked in besides its run directory (mlflow: ...); "
+        "they never change what the run does.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _no_empty_tracking(self, serialize: Any) -> dict[str, Any]:
+        # A config without tracking freezes as it did before the section existed (same
+        # config.yaml, same hash).
+        data = serialize(self)
+        if isinstance(data, dict) and data.get("tracking") is None:
+            data.pop("tracking", None)
+        return data
 
     @field_validator("metrics")
     @classmethod

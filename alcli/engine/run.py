@@ -3,9 +3,11 @@ complete loop, or takes the answers people gave for a waiting batch."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,18 +25,27 @@ from alcli.labelers.answers import Reading
 from alcli.labelers.file import settled_records, take_answers
 from alcli.labelers.label_studio import check_label_studio
 from alcli.models import blas_threads
+from alcli.reporting import load_report
+from alcli.reporting.html import run_html
+from alcli.reporting.plots import plot_run
+from alcli.reporting.runs import library_versions
 from alcli.rundir import RunDir, default_run_path
 from alcli.rundir.integrity import answers_by, inspect_run, raise_if_damaged
 from alcli.stopping import build_criteria, watch_signals
+from alcli.tracking import tracked
 
 #: Labelers whose answers a person gave: they cannot be recomputed.
 PERSON_KINDS = {name for name, cls in LABELERS.items() if cls.may_wait or cls.needs_tty}
 
 
 def start(
-    config: ExperimentConfig, run_path: Path | None = None, on_event: EventSink | None = None
+    config: ExperimentConfig,
+    run_path: Path | None = None,
+    on_event: EventSink | None = None,
+    tracking_parent: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Validate, create the run directory, and run until a stop criterion holds."""
+    """Validate, create the run directory, and run until a stop criterion holds
+    (``tracking_parent``: a sweep's parent run, by tracker, to nest the tracked run under)."""
     config_yaml, config = freeze(config)
     experiment = prepare(config)
     check_terminal(config)
@@ -57,7 +68,7 @@ def start(
         # A Ctrl-C held while the directory is made is raised as its creation ends: inside
         # this try, so the new run is recorded as stopped, not left "running".
         rundir = RunDir.create(path, config_yaml, meta)
-        with rundir.lock():
+        with rundir.lock(), _tracked(config, rundir, on_event, tracking_parent) as on_event:
             runner = Runner(experiment, rundir, on_event)
             runner.emit({"event": "start", "path": str(path), "max_loops": config.stop.max_loops})
             return runner.drive(first_loop=0)
@@ -77,6 +88,7 @@ def resume(
     on_event: EventSink | None = None,
     labels: Path | None = None,
     overrides: list[str] = (),
+    tracking_parent: dict[str, Any] | None = None,
 ) -> RunResult:
     """Restart a run after its last complete loop, or go on with a batch that waited for
     labels, taking the answers in ``labels`` first.
@@ -93,7 +105,7 @@ def resume(
         When the answers file is wrong in any way; nothing is written then.
     """
     rundir = RunDir.open(path)
-    with rundir.lock():
+    with rundir.lock(), contextlib.ExitStack() as tracking:
         meta = rundir.read_meta()
         config_text = rundir.config_path.read_text()
         if hashlib.sha256(config_text.encode()).hexdigest() != meta.get("config_hash"):
@@ -165,6 +177,7 @@ def resume(
         rundir.discard_partial()
         rundir.clear_pending(keep=next_loop)  # a kill can leave a completed loop's batch
         train_order = meta.get("train_order", LEGACY_TRAIN_ORDER)
+        on_event = tracking.enter_context(_tracked(config, rundir, on_event, tracking_parent))
         runner = Runner(experiment, rundir, on_event, train_order=train_order)
         if set_aside is not None:
             runner.emit({"event": "repaired", "moved_to": str(set_aside)})
@@ -194,6 +207,25 @@ def resume(
         if (labels is not None or taken) and result.status == "awaiting_labels":
             result.message = f"{_recorded_line(readings)}\n{result.message}"
         return result
+
+
+def _tracked(
+    config: ExperimentConfig, rundir: RunDir, on_event: EventSink | None, parent: dict | None
+) -> contextlib.AbstractContextManager[EventSink | None]:
+    """The run's event sink with its trackers (``config.tracking``) behind it."""
+    return tracked(config.tracking, config.name, rundir, on_event, _report_files, parent)
+
+
+def _report_files(path: Path, folder: Path) -> list[Path]:
+    """The run's HTML report and learning-curve plot, drawn into ``folder`` as `alcli report
+    --html --plot` draws them (for a tracker to upload)."""
+    data = load_report(path)
+    page = folder / "report.html"
+    page.write_text(run_html(data, (path / "config.yaml").read_text(), library_versions()))
+    if not (data["summary"]["metric_names"] and data["loops"]):
+        return [page]  # nothing scored: no curve to draw
+    plot_run(data, folder / "learning_curve.png")
+    return [page, folder / "learning_curve.png"]
 
 
 def _repair_damaged_loops(rundir: RunDir) -> Path | None:

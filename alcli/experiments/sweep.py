@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from alcli.atomic import csv_text
-from alcli.errors import Interrupted
+from alcli.config.wording import describe
+from alcli.errors import ConfigError, Interrupted
 from alcli.experiments.backends import Backend, build_backend
 from alcli.experiments.checks import (
     Expectation,
@@ -36,6 +39,7 @@ from alcli.reporting.comparison import (
 )
 from alcli.reporting.html import comparison_html
 from alcli.reporting.runs import describing_keys, library_versions, recorded_metrics
+from alcli.tracking import TrackingConfig, sweep_tracking
 
 SweepEvents = Callable[[dict[str, Any]], None]
 ENDED = ("completed",)
@@ -70,6 +74,7 @@ def plan_sweep(path: Path, overrides: list[str] = ()) -> tuple[SweepFile, Plan, 
         One message listing every invalid cell and every invalid expectation.
     """
     sweep, base, base_dir = load_sweep_file(path, overrides)
+    base = _with_tracking(base, sweep, path)
     expectations = parse_expectations(sweep.expect, f"{path}: expect")
     plan = make_plan(sweep, base, base_dir, str(path))
     _check_expectation_names(expectations, plan)
@@ -145,7 +150,7 @@ def _execute(
 ) -> SweepResult:
     emit = on_event or (lambda event: None)
     expectations = parse_expectations(expect, f"{sweep_dir.path / 'sweep.yaml'}: expect")
-    with sweep_dir.lock():
+    with sweep_dir.lock(), sweep_tracking(sweep_dir.path, plan.name, _tracking(plan)) as parent:
         specs = plan.runs
         states = {spec.key: sweep_dir.run_state(spec) for spec in specs}
         attempts = sweep_dir.read_attempts()
@@ -191,6 +196,7 @@ def _execute(
         result = SweepResult(sweep_dir.path, len(specs), states, failures)
         if result.completed == len(specs):
             _write_results(sweep_dir, result, expectations)
+            parent.finished([sweep_dir.path / "results" / "summary.csv", result.report])
         return result
 
 
@@ -255,3 +261,29 @@ def _write_results(sweep_dir: SweepDir, result: SweepResult, expectations: list)
     if expectations:
         check_names(expectations, comparison)
         result.checks = evaluate(expectations, comparison)
+
+
+def _with_tracking(base: dict[str, Any], sweep: SweepFile, path: Path) -> dict[str, Any]:
+    """The base config with the sweep's ``tracking:`` (checked once here, not once per cell;
+    its experiment is the sweep's name unless it names one, so the runs nest under the
+    sweep's own run)."""
+    if sweep.tracking is None:
+        return base
+    context = {"base_dir": path.resolve().parent}
+    try:
+        section = TrackingConfig.model_validate(sweep.tracking, context=context)
+    except ValidationError as exc:
+        problems = [
+            describe(err, TrackingConfig, ("tracking", *map(str, err["loc"])))
+            for err in exc.errors()
+        ]
+        raise ConfigError(str(path), problems) from None
+    tracking = section.model_dump(mode="json", exclude_none=True)
+    for settings in tracking.values():
+        settings.setdefault("experiment", sweep.name)
+    return {**base, "tracking": tracking}
+
+
+def _tracking(plan: Plan) -> dict[str, Any] | None:
+    """The runs' tracking section (the same in every cell)."""
+    return plan.cells[0].config.get("tracking") if plan.cells else None

@@ -69,6 +69,11 @@ class SweepFile(Section):
     expect: list[str] = Field(
         default_factory=list, description="Checks (the `alcli check --expect` syntax)."
     )
+    tracking: dict[str, Any] | None = Field(
+        None,
+        description="The runs' tracking section (mlflow: {...}, as in a config), for every run; "
+        "the sweep itself is tracked as their parent run.",
+    )
 
     @field_validator("baseline", mode="before")
     @classmethod

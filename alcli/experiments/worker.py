@@ -15,6 +15,7 @@ from alcli.errors import AlcliError, Interrupted
 from alcli.experiments.run_spec import RunSpec
 from alcli.reporting.runs import is_run_dir
 from alcli.rundir import RunDir
+from alcli.tracking import parent_entries
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -41,16 +42,17 @@ def execute_run(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
         if progress is not None and event.get("event") in ("loop", "start", "resume"):
             progress({"run": spec.key, "event": event["event"], "loop": event.get("loop")})
 
+    parent = parent_entries(root)  # the sweep's own tracked run, to nest this one under
     try:
         if is_run_dir(path):
             if RunDir.open(path).read_meta().get("status") == "completed":
                 return Outcome(spec.key, "completed", attempted=False)
-            result = engine.resume(path, on_event=forward)
+            result = engine.resume(path, on_event=forward, tracking_parent=parent)
         else:
             config = validate_config(
                 dict(spec.config), f"{root / 'plan.json'} [{spec.key}]", base_dir=root, checked=True
             )
-            result = engine.start(config, path, on_event=forward)
+            result = engine.start(config, path, on_event=forward, tracking_parent=parent)
     except Interrupted as exc:
         return Outcome(spec.key, "stopped", True, str(exc), _since(began), interrupted=True)
     except AlcliError as exc:

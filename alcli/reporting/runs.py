@@ -20,7 +20,7 @@ from alcli.rundir import RunDir, read_metrics_csv, step_seconds
 
 #: Config keys that name a run rather than describe the experiment.
 NAMING_KEYS = ("name", "seed")
-NAMING_SECTIONS = ("output",)
+NAMING_SECTIONS = ("output", "tracking")  # where runs go and are tracked
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster on 1,000 runs
 
 

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +68,7 @@ class RunDir:
         # so a loop's update need not read it back.
         self._meta: dict[str, Any] | None = None
         self._events = None  # events.jsonl, open while this process writes the run
+        self._guard = threading.RLock()  # tracking sinks' threads write run.json, events too
 
     # --- making and opening ---------------------------------------------------------------
 
@@ -169,28 +171,30 @@ class RunDir:
 
     def update_meta(self, sync: bool = True, **changes: Any) -> dict[str, Any]:
         """Change keys of run.json (atomically; ``sync``: fsync'd too)."""
-        meta = dict(self._meta) if self._meta is not None else self.read_meta()
-        meta.update(changes, updated=_now())
-        write_atomic(self.path / "run.json", _json(meta), sync=sync)
-        self._meta = meta
-        return meta
+        with self._guard:
+            meta = dict(self._meta) if self._meta is not None else self.read_meta()
+            meta.update(changes, updated=_now())
+            write_atomic(self.path / "run.json", _json(meta), sync=sync)
+            self._meta = meta
+            return meta
 
     def record_status(self, status: str, **changes: Any) -> None:
         """Record a status however the storage is: atomically if it can, else in place (a
         full disk has no room for a new file), else not at all (a read-only folder)."""
-        try:
-            self.update_meta(status=status, **changes)
-        except OSError:
+        with self._guard:
             try:
-                meta = dict(self._meta) if self._meta is not None else self.read_meta()
-            except RunDirError:
-                return
-            meta.update(changes, status=status, updated=_now())
-            try:
-                write_in_place(self.path / "run.json", _json(meta))
-                self._meta = meta
+                self.update_meta(status=status, **changes)
             except OSError:
-                pass  # run.json keeps "running": resume treats that as a stop
+                try:
+                    meta = dict(self._meta) if self._meta is not None else self.read_meta()
+                except RunDirError:
+                    return
+                meta.update(changes, status=status, updated=_now())
+                try:
+                    write_in_place(self.path / "run.json", _json(meta))
+                    self._meta = meta
+                except OSError:
+                    pass  # run.json keeps "running": resume treats that as a stop
 
     @property
     def config_path(self) -> Path:
@@ -405,9 +409,10 @@ class RunDir:
         """
         now = _now()
         lines = "".join(json.dumps({"time": now, **e}, default=str) + "\n" for e in events)
-        handle = self._events_handle()
-        handle.write(lines.encode())
-        handle.flush()
+        with self._guard:  # one write of whole lines at a time, whichever thread
+            handle = self._events_handle()
+            handle.write(lines.encode())
+            handle.flush()
 
     def _events_handle(self):
         if self._events is None or self._events.closed:
@@ -421,9 +426,10 @@ class RunDir:
         return self._events
 
     def close(self) -> None:
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        with self._guard:
+            if self._events is not None:
+                self._events.close()
+                self._events = None
 
     def append_event(self, event: dict[str, Any]) -> None:
         self.append_events(event)
