@@ -223,8 +223,8 @@ CASES = [
     Case(
         "unknown labeler",
         IRIS + "labeler: {kind: human}\n",
-        r"labeler\.kind \(line 2\): Unknown kind 'human'\. Available: file, model, noisy_oracle, "
-        r"oracle, terminal\.",
+        r"labeler\.kind \(line 2\): Unknown kind 'human'\. Available: file, label_studio, model, "
+        r"noisy_oracle, oracle, rules, terminal\.",
     ),
     Case(
         "seed not a number",

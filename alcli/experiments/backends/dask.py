@@ -33,6 +33,7 @@ import queue
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -144,7 +145,7 @@ def _connect(distributed, address: str, timeout: float):
 def _on_cluster(
     distributed, client, specs: list[RunSpec], root: Path, progress: Progress | None
 ) -> Iterator[Outcome]:
-    _check_workers(client, root)
+    blas_threads = _check_workers(client, root)
     sweep_id = uuid.uuid4().hex[:12]
     topic = f"alcli-progress-{sweep_id}"
     stop = distributed.Event(f"alcli-stop-{sweep_id}", client=client)
@@ -153,7 +154,13 @@ def _on_cluster(
     futures = {}
     for index, spec in enumerate(specs):
         future = client.submit(
-            run_task, spec, str(root), topic, stop.name, key=f"alcli-run-{sweep_id}-{index}"
+            run_task,
+            spec,
+            str(root),
+            topic,
+            stop.name,
+            blas_threads,
+            key=f"alcli-run-{sweep_id}-{index}",
         )
         future.add_done_callback(lambda done: arrived.put(("done", done)))
         futures[future.key] = (future, spec)
@@ -211,10 +218,11 @@ def _outcome(future, spec: RunSpec) -> Outcome:
     return Outcome(spec.key, "failed", True, f"{name}: {exc}")
 
 
-def _check_workers(client, root: Path) -> None:
+def _check_workers(client, root: Path) -> dict[str, int]:
     """Every worker must run this alcli and see the sweep directory where this machine
     does (a file written here must be there): a worker that does not would fail every run
-    it takes."""
+    it takes. Returns each worker's BLAS threads per run: its machine's cores over the
+    threads of every worker on that machine, as the local backend pins them."""
     root.mkdir(parents=True, exist_ok=True)
     probe = root / f".alcli-probe-{uuid.uuid4().hex[:12]}"
     probe.touch()
@@ -223,10 +231,12 @@ def _check_workers(client, root: Path) -> None:
     finally:
         probe.unlink()
     problems = []
-    for address, (version, sees) in sorted(seen.items()):
-        if version != __version__:
-            problems.append(f"worker {address} runs alcli {version}; this is alcli {__version__}")
-        if not sees:
+    for address, view in sorted(seen.items()):
+        if view["version"] != __version__:
+            problems.append(
+                f"worker {address} runs alcli {view['version']}; this is alcli {__version__}"
+            )
+        if not view["sees"]:
             problems.append(f"worker {address} does not see {root}")
     if problems:
         raise UserInputError(
@@ -235,16 +245,30 @@ def _check_workers(client, root: Path) -> None:
             + "\nInstall the same alcli on every worker, and put the sweep directory "
             "(--sweep-dir) on a folder every worker mounts at the same path."
         )
+    threads_on = Counter()
+    for view in seen.values():
+        threads_on[view["host"]] += view["nthreads"]
+    return {
+        address: max(1, view["cores"] // threads_on[view["host"]]) for address, view in seen.items()
+    }
 
 
 # --- on a worker ------------------------------------------------------------------------------
 
 
-def _worker_view(probe: str) -> tuple[str, bool]:
-    return __version__, Path(probe).is_file()
+def _worker_view(probe: str, dask_worker=None) -> dict[str, Any]:
+    return {
+        "version": __version__,
+        "sees": Path(probe).is_file(),
+        "host": socket.gethostname(),
+        "cores": len(os.sched_getaffinity(0)),
+        "nthreads": dask_worker.state.nthreads if dask_worker is not None else 1,
+    }
 
 
-def run_task(spec: RunSpec, root: str, topic: str, stop_name: str) -> Outcome:
+def run_task(
+    spec: RunSpec, root: str, topic: str, stop_name: str, blas_threads: dict[str, int]
+) -> Outcome:
     """One run, on a dask worker: wait while another worker still holds its directory,
     then start or resume it. Progress goes to the scheduler's event log."""
     import distributed
@@ -267,9 +291,9 @@ def run_task(spec: RunSpec, root: str, topic: str, stop_name: str) -> Outcome:
             if stop.is_set():
                 raise KeyboardInterrupt  # after the loop's checkpoint: stopped, resumable
 
-    # Several runs at a time on one worker share its cores (as the local backend pins them).
-    threads = max(1, len(os.sched_getaffinity(0)) // max(1, worker.state.nthreads))
-    with threadpool_limits(limits=threads):
+    # The runs going on at once on this machine share its cores (a worker that joined after
+    # the sweep started was not counted: one thread).
+    with threadpool_limits(limits=blas_threads.get(worker.address, 1)):
         return execute_run(spec, Path(root), forward)
 
 
