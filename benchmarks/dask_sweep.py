@@ -13,12 +13,15 @@ so what the two backends add per run (dask: a task through the scheduler, its pr
 and the stop check; local: a queue between processes) weighs as much as it ever will.
 
 Each dask turn starts a fresh cluster first (a scheduler on 127.0.0.1 and N worker processes
-with one thread each, no dashboard) and times the sweep command only: a user's cluster is
-already running. Its workers still import alcli and scikit-learn at their first task, as the
-local backend's spawned workers do. The two sides run in turns (``--warmup`` untimed turns of
-each, then ``--repeats`` timed turns of each, the order alternating) on fresh sweep
-directories, and both sides must record the same curves (the backend does not change results).
-Exit 1 when the ratio of the median wall times is above the target or a check fails.
+with one thread each, no dashboard, the workers' statistical profiler off as the README advises
+for alcli's workers: it samples the running thread's stack every 10 ms, which slowed these
+Python-heavy runs by a third, 1.31 x local instead of about 1.15 x, at 2caea97) and times the
+sweep command only: a user's cluster is already running. Its workers still import alcli and
+scikit-learn at their first task, as the local backend's spawned workers do. The two sides
+run in turns (``--warmup`` untimed turns of each, then ``--repeats`` timed turns of each, the
+order alternating) on fresh sweep directories, and both sides must record the same curves
+(the backend does not change results). Exit 1 when the ratio of the median wall times is
+above the target or a check fails.
 
     .venv/bin/python benchmarks/dask_sweep.py [--workers N] [--seeds N] [--loops N]
         [--repeats N] [--warmup N] [--out DIR]
@@ -42,6 +45,8 @@ from pathlib import Path
 from harness import Turn, alcli_revision, child_env, in_turns, run_child
 
 TARGET = 1.2
+#: The README's advice for alcli's dask workers (see the docstring).
+PROFILER = "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "dask_sweep"
 
 SWEEP = """\
@@ -84,7 +89,7 @@ def start_cluster(workers: int, env: dict[str, str]) -> tuple[subprocess.Popen, 
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=env,
+        env={**env, PROFILER: "False"},
         start_new_session=True,
     )
     address = process.stdout.readline().strip()

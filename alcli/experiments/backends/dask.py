@@ -27,7 +27,9 @@ started yet return untouched, and the sweep is left resumable.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import math
 import os
 import queue
 import socket
@@ -36,7 +38,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -266,38 +268,61 @@ def _worker_view(probe: str, dask_worker=None) -> dict[str, Any]:
     }
 
 
+class _StopWatch:
+    """The sweep's stop event as this worker sees it: asked of the scheduler at most every
+    ``_STOP_CHECK_SECONDS`` (an RPC), whichever of the worker's runs asks."""
+
+    _last: ClassVar[dict[str, tuple[float, bool]]] = {}  # event name -> (asked at, was set)
+
+    def __init__(self, name: str):
+        import distributed
+
+        self.name = name
+        self._event = distributed.Event(name)
+
+    def is_set(self) -> bool:
+        asked, was_set = self._last.get(self.name, (-math.inf, False))
+        if not was_set and time.monotonic() - asked >= _STOP_CHECK_SECONDS:
+            was_set = self._event.is_set()
+            self._last[self.name] = (time.monotonic(), was_set)
+        return was_set
+
+
+@functools.cache
+def _thread_pools():
+    """BLAS and OpenMP as loaded in this worker (found once: looking costs milliseconds)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def run_task(
     spec: RunSpec, root: str, topic: str, stop_name: str, blas_threads: dict[str, int]
 ) -> Outcome:
     """One run, on a dask worker: wait while another worker still holds its directory,
     then start or resume it. Progress goes to the scheduler's event log."""
     import distributed
-    from threadpoolctl import threadpool_limits
 
     worker = distributed.get_worker()
-    stop = distributed.Event(stop_name)
+    stop = _StopWatch(stop_name)
     if stop.is_set():
         return Outcome(spec.key, "pending", False, "the sweep was stopped")
     path = Path(root) / spec.path
     if not _wait_until_free(path, stop):
         return Outcome(spec.key, "pending", False, "the sweep was stopped")
-    checked = [time.monotonic()]
 
     def forward(event: dict[str, Any]) -> None:
         worker.log_event(topic, event)
-        now = time.monotonic()
-        if event.get("event") == "loop" and now - checked[0] >= _STOP_CHECK_SECONDS:
-            checked[0] = now
-            if stop.is_set():
-                raise KeyboardInterrupt  # after the loop's checkpoint: stopped, resumable
+        if event.get("event") == "loop" and stop.is_set():
+            raise KeyboardInterrupt  # after the loop's checkpoint: stopped, resumable
 
     # The runs going on at once on this machine share its cores (a worker that joined after
     # the sweep started was not counted: one thread).
-    with threadpool_limits(limits=blas_threads.get(worker.address, 1)):
+    with _thread_pools().limit(limits=blas_threads.get(worker.address, 1)):
         return execute_run(spec, Path(root), forward)
 
 
-def _wait_until_free(path: Path, stop) -> bool:
+def _wait_until_free(path: Path, stop: _StopWatch) -> bool:
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while path.is_dir() and RunDir(path).is_busy():
         if stop.is_set() or time.monotonic() > deadline:
