@@ -53,6 +53,8 @@ from alcli.schema import Section
 INSTALL = "pip install 'alcli[dask]'"
 #: How often a run on a worker looks at the sweep's stop event (an RPC to the scheduler).
 _STOP_CHECK_SECONDS = 0.5
+#: How often a run on a worker reports its loops (progress only).
+_PROGRESS_SECONDS = 0.25
 #: How long a task waits for its run directory while a lost worker still holds it.
 _BUSY_WAIT_SECONDS = 3600.0
 #: How long a stopped sweep waits for its runs in progress to reach a checkpoint.
@@ -311,8 +313,20 @@ def run_task(
     if not _wait_until_free(path, stop):
         return Outcome(spec.key, "pending", False, "the sweep was stopped")
 
+    sent = [-math.inf]
+
     def forward(event: dict[str, Any]) -> None:
-        worker.log_event(topic, event)
+        # Each message wakes the worker's event loop, the scheduler and the client: a run's
+        # loops are reported at most every _PROGRESS_SECONDS (a bar needs no more; the run's
+        # end tells the rest), its start and first loop always.
+        now = time.monotonic()
+        if (
+            event.get("event") != "loop"
+            or not event.get("loop")
+            or now - sent[0] >= (_PROGRESS_SECONDS)
+        ):
+            sent[0] = now
+            worker.log_event(topic, event)
         if event.get("event") == "loop" and stop.is_set():
             raise KeyboardInterrupt  # after the loop's checkpoint: stopped, resumable
 
