@@ -5,6 +5,7 @@ with other classes."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,64 @@ def test_a_project_with_other_classes_is_refused(cli, server, tmp_path, monkeypa
         assert "offers the classes red, white" in message
         assert "this run's classes are barbera, barolo, grignolino" in message
         assert not run_dir.exists()
+
+
+def export(server, project_id: int, kind: str) -> bytes:
+    """The whole project as Label Studio's Export button gives it (JSON, JSON_MIN or CSV)."""
+    request = urllib.request.Request(
+        f"{server.url}/api/projects/{project_id}/export?exportType={kind}",
+        headers={"Authorization": f"Token {server.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read()
+
+
+@pytest.mark.parametrize(
+    ("kind", "suffix"), [("JSON", "json"), ("JSON_MIN", "json"), ("CSV", "csv")]
+)
+def test_one_project_for_the_whole_run_round_trips_in_every_export_format(
+    cli, server, users, tmp_path, kind, suffix
+):
+    """The file handoff as a Label Studio user does it: one project for the whole run, each
+    loop's tasks.json imported into it, annotated (two annotators on some tasks), and the
+    whole project exported and given to `alcli resume --labels` at every loop."""
+    config = yaml.safe_load(write_config(tmp_path, server.url, "unused").read_text())
+    config["labeler"] = {"kind": "file"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    run_dir = tmp_path / "run"
+    started = cli("run", tmp_path / "config.yaml", "--run-dir", run_dir)
+    assert started.exit_code == 0, started.output
+    project = server.api(
+        "POST",
+        "/api/projects",
+        {"title": f"wine, whole run, {kind}", "label_config": labeling_config(list(CLASSES))},
+    )
+    labels = truth()
+    admin, second, _ = users
+    for _ in range(5):
+        meta = status(run_dir)
+        if meta["status"] == "completed":
+            break
+        loop = meta["pending_loop"]
+        tasks = json.loads((run_dir / "pending" / f"loop-{loop:04d}" / "tasks.json").read_text())
+        server.api("POST", f"/api/projects/{project['id']}/import", tasks)
+        for task in tasks_of(server, project["id"]):
+            if task["annotations"]:
+                continue  # an earlier loop's: annotated then
+            answer = labels[task["data"]["alcli_id"]]
+            annotate(server, task, answer, admin)
+            if task["id"] % 2:
+                annotate(server, task, answer, second)  # a second annotator agrees
+        path = tmp_path / f"export-{loop}.{suffix}"
+        path.write_bytes(export(server, project["id"], kind))
+        result = cli("resume", run_dir, "--labels", path)
+        assert result.exit_code == 0, result.output
+        if loop and status(run_dir)["status"] == "awaiting_labels":
+            assert "answered in earlier loops with the same labels" in result.stderr, result.stderr
+    assert status(run_dir)["status"] == "completed"
+    recorded = [
+        row
+        for folder in sorted((run_dir / "loops").iterdir())
+        for row in read_csv(folder / "labels.csv")
+    ]
+    assert len(recorded) == 18 and all(row["label"] == labels[row["id"]] for row in recorded)
