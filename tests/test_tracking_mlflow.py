@@ -130,6 +130,9 @@ def test_a_sweep_is_a_parent_run_with_its_runs_nested(cli, in_tmp):
     assert len(children) == 4
     assert {c.info.status for c in children} == {"FINISHED"}
     assert {c.data.params["strategy.name"] for c in children} == {"margin", "entropy"}
+    assert {c.info.run_name for c in children} == {
+        f"strategy.name={name}/seed-{seed}" for name in ("margin", "entropy") for seed in (0, 1)
+    }
     # The tracking section is where runs go, not what they compare: no group by it.
     summary = (sweep_dir / "results" / "summary.csv").read_text()
     assert "tracking" not in summary

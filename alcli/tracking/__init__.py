@@ -98,7 +98,9 @@ def tracked(
 
     path = rundir.path.resolve()
     subject = Subject(
-        name=path.name,
+        # A sweep's run is named as in the sweep (runs/<cell>/seed-<k>): the seed alone
+        # would name a run of every cell alike.
+        name=f"{path.parent.name}/{path.name}" if parent else path.name,
         path=path,
         kind="run",
         experiment=experiment,
