@@ -49,3 +49,20 @@ def tagged_union(members: dict[str, type[BaseModel]], key: str, default: str) ->
 
     tagged = tuple(Annotated[cls, Tag(tag)] for tag, cls in members.items())
     return Annotated[Union[tagged], Discriminator(pick)]  # noqa: UP007 - built at run time
+
+
+def flatten(config: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A nested mapping as dotted key paths (``strategy.name``); lists stay values."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            flat[prefix] = node
+
+    for key, value in config.items():
+        if key not in skip:
+            walk(value, str(key))
+    return flat

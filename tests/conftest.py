@@ -62,6 +62,22 @@ def write_csv(path: Path, header: list[str], rows: list[list[Any]], **kwargs: An
     return path
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A real dask cluster: a scheduler on 127.0.0.1 and two single-threaded worker processes
+    (no dashboards), for one test module."""
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as running:
+        yield running
+
+
 @pytest.fixture
 def cli():
     """Invoke the CLI in-process; returns the click Result."""

@@ -17,27 +17,13 @@ from tests.conftest import TINY
 KINDS = sorted(BACKENDS)
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A real dask cluster: a scheduler on 127.0.0.1 and two single-threaded worker processes."""
-    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as running:
-        yield running
-
-
 #: Each backend's config for these tests (a backend that needs a service takes it from a
 #: fixture): a new backend adds its line here.
 CONFIGS = {
     "local": lambda request: {"kind": "local"},
     "dask": lambda request: {
         "kind": "dask",
-        "address": request.getfixturevalue("cluster").scheduler_address,
+        "address": request.getfixturevalue("dask_cluster").scheduler_address,
     },
 }
 

@@ -31,16 +31,8 @@ distributed = pytest.importorskip("distributed", reason="the dask extra is not i
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    ) as running:
-        yield running
+def cluster(dask_cluster):
+    return dask_cluster
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from alcli.data.config import has_test_set
 from alcli.errors import RunDirError
 from alcli.reporting.comparison import RunCurve
 from alcli.rundir import RunDir, read_metrics_csv, step_seconds
+from alcli.schema import flatten
 
 #: Config keys that name a run rather than describe the experiment.
 NAMING_KEYS = ("name", "seed")
@@ -88,19 +89,7 @@ def recorded_metrics(config: dict[str, Any]) -> list[str]:
 def describing_keys(config: dict[str, Any]) -> dict[str, Any]:
     """The config flattened to key paths (``strategy.name``), lists kept as values, without
     the keys that name the run."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}.{key}" if prefix else str(key))
-        else:
-            flat[prefix] = node
-
-    for key, value in config.items():
-        if key not in NAMING_KEYS and key not in NAMING_SECTIONS:
-            walk(value, str(key))
-    return flat
+    return flatten(config, skip=(*NAMING_KEYS, *NAMING_SECTIONS))
 
 
 def _initial_set(path: Path) -> tuple[int, ...]:

@@ -20,13 +20,12 @@ from pydantic import Field, create_model
 from alcli.errors import Interrupted, RunDirError
 from alcli.registry import Registry
 from alcli.rundir import RunDir
-from alcli.schema import Section
+from alcli.schema import Section, flatten
 from alcli.tracking.base import (
     PARENT_FILE,
     Subject,
     Tracker,
     TrackingSink,
-    flatten,
     keep_entry,
     read_entries,
 )

@@ -262,23 +262,6 @@ class TrackingSink:
                 self.subject.journal(self.warning)
 
 
-def flatten(config: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A nested mapping as dotted key paths (``strategy.name``); lists stay values."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}.{key}" if prefix else str(key))
-        else:
-            flat[prefix] = node
-
-    for key, value in config.items():
-        if key not in skip:
-            walk(value, str(key))
-    return flat
-
-
 def read_entries(path: Path) -> dict[str, Any]:
     """The entries a JSON file keeps by tracker name (empty when it has none or is unreadable:
     a tracker that cannot find its run starts a new one)."""

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from alcli.schema import Section, did_you_mean
-from alcli.tracking.base import Subject, Tracker, flatten
+from alcli.schema import Section, did_you_mean, flatten
+from alcli.tracking.base import Subject, Tracker
 
 INSTALL = "pip install 'alcli[mlflow]'"
 #: Schemes MLflow tracks to without a file store (``postgresql+psycopg2`` counts as postgresql).
