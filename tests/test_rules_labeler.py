@@ -267,6 +267,15 @@ def test_a_run_records_the_votes_and_the_report_shows_each_function(cli, tmp_pat
     ]
     assert "8 records asked; 4 labeled by the functions (75.0% right), 4 left" in table.output
 
+    page = tmp_path / "report.html"
+    assert cli("report", run_dir, "--html", page).exit_code == 0
+    html = page.read_text()
+    assert "<h2>Labeling functions</h2>" in html
+    assert "8 records asked; 4 labeled by the functions (75.0% right)" in html
+    for name, cells in (("says_good", "100.0%"), ("says_great", "33.3%"), ("says_bad", "66.7%")):
+        row = html[html.index(f"lfs:{name}") :].split("</tr>")[0]
+        assert "37.5%" in row and cells in row, row
+
 
 def test_votes_outlast_a_wait_for_people_and_accuracy_is_unknown_without_labels(cli, tmp_path):
     # The pool holds no labels: people (a file) label what the rules leave open.

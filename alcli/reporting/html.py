@@ -284,6 +284,7 @@ def run_html(report: dict[str, Any], config_text: str, versions: dict[str, str])
         _run_plot(report),
         "<h2>Loops</h2>",
         _loops_table(loops, summary["metric_names"]) if loops else _paragraph("No loop yet."),
+        *_functions_section(report.get("labeling_functions")),
         "<h2>Config</h2>",
         f"<pre>{escape(config_text)}</pre>",
         "<h2>Versions and data</h2>",
@@ -294,6 +295,35 @@ def run_html(report: dict[str, Any], config_text: str, versions: dict[str, str])
         ),
     ]
     return _page(f"alcli run {name}", body)
+
+
+def _functions_section(stats: dict[str, Any] | None) -> list[str]:
+    """The labeling functions' coverage, conflicts and accuracy (a run labeled by rules)."""
+    if not stats:
+        return []
+    accuracy = stats["accuracy"]
+    passed = ", ".join(f"{n} {reason}" for reason, n in sorted(stats["passed_on"].items()))
+    said = (
+        f"{stats['records']} records asked; {stats['labeled']} labeled by the functions"
+        + ("" if accuracy is None else f" ({accuracy:.1%} right)")
+        + f", {sum(stats['passed_on'].values())} left to the fallback"
+        + (f" ({passed})" if passed else "")
+        + ". Coverage: share of the records a function voted on; conflicts: share of its "
+        "votes where another function voted another class; accuracy: share of its votes that "
+        "match the data's label (unknown where the data holds none)."
+    )
+    rows = [
+        [
+            row["function"],
+            str(row["votes"]),
+            f"{row['coverage']:.1%}",
+            f"{row['conflicts']:.1%}",
+            "unknown" if row["accuracy"] is None else f"{row['accuracy']:.1%}",
+        ]
+        for row in stats["functions"]
+    ]
+    header = ["function", "votes", "coverage", "conflicts", "accuracy"]
+    return ["<h2>Labeling functions</h2>", _paragraph(said), _table(header, rows)]
 
 
 def _run_summary(run: dict[str, Any], summary: dict[str, Any]) -> list[list[Cell]]:
