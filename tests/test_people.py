@@ -37,8 +37,10 @@ def answer_until_done(cli, run_dir: Path, rounds: int = 30) -> None:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\r\n")
             writer.writeheader()
             writer.writerows(rows)
-        result = cli("resume", run_dir, "--labels", sheet, "--quiet")
+        result = cli("resume", run_dir, "--labels", sheet)
         assert result.exit_code == 0, result.output
+        # Said whether the run waits again or went on to its end.
+        assert f"Recorded {len(rows)} answers from {sheet}." in result.stderr, result.stderr
     pytest.fail("the run never completed")
 
 

@@ -172,6 +172,8 @@ def _finish(result, quiet: bool) -> None:
         out.out(str(result.path))
         return
     if not quiet:
+        if result.message:
+            err.print(escape(result.message.strip()))
         metrics = "".join(f"; {k} {v:.4f}" for k, v in result.metrics.items())
         err.print(
             f"{result.status}: {result.path} after loop {result.last_loop} "

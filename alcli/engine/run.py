@@ -204,8 +204,9 @@ def resume(
         result = runner.drive(
             first_loop=first, restore=restore, pending=None if pending is None else pending[1]
         )
-        if (labels is not None or taken) and result.status == "awaiting_labels":
-            result.message = f"{_recorded_line(readings)}\n{result.message}"
+        if labels is not None or taken:
+            # What the answers gave is said whether the run waits again or went on to its end.
+            result.message = f"{_recorded_line(readings)}\n{result.message}".strip()
         return result
 
 

@@ -69,7 +69,7 @@ class RunResult:
     last_loop: int | None
     metrics: dict[str, float] = field(default_factory=dict)
     n_labeled: int = 0
-    message: str = ""  # what to do next, when a person has the batch
+    message: str = ""  # what the answers gave, and what to do next when a person has the batch
 
 
 class Runner:
