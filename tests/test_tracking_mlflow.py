@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,69 @@ def test_alcli_does_not_import_mlflow_until_a_run_tracks_with_it(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 (SQLite behind it, artifacts proxied to a folder),
+    as a team that tracks its experiments runs one."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    program = Path(sys.executable).parent / "mlflow"
+    process = subprocess.Popen(
+        [
+            str(program),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, "mlflow server exited"
+            assert time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.25)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.mark.slow
+def test_a_run_tracked_by_a_real_mlflow_server_and_resumed_there(cli, in_tmp, mlflow_server):
+    config = write(in_tmp, {"tracking": {"mlflow": {"tracking_uri": mlflow_server}}})
+    started = cli("run", config, "--run-dir", "run", "--set", "stop.max_loops=1", "-q")
+    assert started.exit_code == 0, started.output
+    kept = entry(in_tmp / "run")
+    found = mlflow.MlflowClient(mlflow_server)
+    run = found.get_run(kept["run_id"])
+    assert run.info.status == "FINISHED" and run.data.params["strategy.name"] == "margin"
+    assert {a.path for a in found.list_artifacts(kept["run_id"])} == FILES
+    resumed = cli("resume", "run", "--set", "stop.max_loops=3", "-q")
+    assert resumed.exit_code == 0, resumed.output
+    assert entry(in_tmp / "run") == kept
+    assert [s for s, _ in steps(found, kept["run_id"], "accuracy")] == [0, 1, 2, 3]
+    assert found.get_run(kept["run_id"]).info.status == "FINISHED"
+    assert "warn" not in (in_tmp / "run" / "events.jsonl").read_text().lower()
