@@ -53,6 +53,10 @@ class RunDirError(UserInputError):
     """The run directory is missing, busy, already used, or does not match its data."""
 
 
+class RunBusy(RunDirError):
+    """Another process holds the run directory's lock (it is running that run)."""
+
+
 class ExperimentFailed(AlcliError):
     """A step failed while the experiment ran (the run directory records it as failed)."""
 

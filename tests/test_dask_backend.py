@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -248,3 +249,64 @@ def test_resume_of_a_run_refuses_backend_options(swept, tmp_path):  # noqa: F811
     assert result.exit_code == 2
     assert "apply to a sweep, not a run" in result.stderr
     assert files_of(swept.path / run) == before
+
+
+def test_workers_with_several_threads_are_refused_before_anything_is_written(swept, tmp_path):  # noqa: F811
+    # A run's warnings and BLAS limits belong to its process: one run per worker process.
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as threaded:
+        sweep_dir = tmp_path / "threaded"
+        args = ("sweep", swept.sweep_file, "--sweep-dir", sweep_dir)
+        result = alcli(*args, "--address", threaded.scheduler_address, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "has 2 threads; alcli's runs need one thread per worker process" in result.stderr
+    assert "--nthreads 1" in result.stderr and "Traceback" not in result.stderr
+    assert not sweep_dir.exists()
+
+
+def test_a_run_still_held_by_another_process_is_waited_for(cluster, tmp_path):
+    """A worker the scheduler gave up on may still be running a run: the task that takes it
+    over waits for the run directory's lock instead of failing or running it twice."""
+    from alcli.atomic import exclusive
+    from alcli.experiments.backends import build_backend
+    from alcli.experiments.plan import make_plan
+    from alcli.experiments.sweep_file import backend_config, load_sweep_file
+    from alcli.experiments.worker import execute_run
+
+    sweep_file = write_sweep(tmp_path, {"name": "held", "base": "base.yaml", "seeds": 1})
+    sweep, base, base_dir = load_sweep_file(sweep_file)
+    (spec,) = [
+        s for s in make_plan(sweep, base, base_dir, str(sweep_file)).runs if s.cell == "base"
+    ]
+    root = tmp_path / "root"
+
+    def stop_after_loop_0(event):
+        if event["event"] == "loop":
+            raise KeyboardInterrupt
+
+    assert execute_run(spec, root, stop_after_loop_0).state == "stopped"
+    backend = build_backend(
+        backend_config({"kind": "dask", "address": cluster.scheduler_address}, "test"), 1
+    )
+    held = threading.Event()
+
+    def hold_for(seconds: float) -> None:
+        with exclusive(root / spec.path / ".lock") as got:
+            assert got
+            held.set()
+            time.sleep(seconds)
+
+    holder = threading.Thread(target=hold_for, args=(3.0,))
+    holder.start()
+    held.wait()
+    began = time.monotonic()
+    (outcome,) = list(backend.launch([spec], root))
+    holder.join()
+    assert outcome.state == "completed", outcome
+    assert time.monotonic() - began >= 3.0

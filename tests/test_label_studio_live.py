@@ -133,7 +133,7 @@ def test_a_run_labels_loop_by_loop_in_label_studio(
     tasks = tasks_of(server, project["id"])
     assert len(tasks) == 6
     assert all(t["predictions"] == [] for t in tasks)  # loop 0 has no model
-    assert {t["data"]["alcli_run"] for t in tasks} == {"run"}
+    assert {t["data"]["alcli_run"] for t in tasks} == {status(run_dir)["run_uid"]}
     labels = truth()
     for task in tasks:
         data = task["data"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,9 @@ def start(
     path = run_path or default_run_path(config.output.runs_dir, config.name)
     meta = {
         "name": config.name,
+        # Names this run wherever its folder's name could be another run's (a Label Studio
+        # project several runs share): moved or renamed, the run keeps it.
+        "run_uid": uuid.uuid4().hex,
         "status": "running",
         "alcli_version": __version__,
         "config_hash": hashlib.sha256(config_yaml.encode()).hexdigest(),

@@ -11,7 +11,7 @@ from typing import Any
 
 from alcli import engine
 from alcli.config import validate_config
-from alcli.errors import AlcliError, Interrupted
+from alcli.errors import AlcliError, Interrupted, RunBusy
 from alcli.experiments.run_spec import RunSpec
 from alcli.reporting.runs import is_run_dir
 from alcli.rundir import RunDir
@@ -31,6 +31,8 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     interrupted: bool = False
+    #: Not attempted: another process holds the run directory (it is running the run).
+    busy: bool = False
 
 
 def execute_run(spec: RunSpec, root: Path, progress: Progress | None = None) -> Outcome:
@@ -40,7 +42,11 @@ def execute_run(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
 
     def forward(event: dict[str, Any]) -> None:
         if progress is not None and event.get("event") in ("loop", "start", "resume"):
-            progress({"run": spec.key, "event": event["event"], "loop": event.get("loop")})
+            # "ends": the loop a stop criterion ended the run at (nothing is left to stop).
+            ends = bool(event.get("stop_reason"))
+            progress(
+                {"run": spec.key, "event": event["event"], "loop": event.get("loop"), "ends": ends}
+            )
 
     parent = parent_entries(root)  # the sweep's own tracked run, to nest this one under
     try:
@@ -53,6 +59,8 @@ def execute_run(spec: RunSpec, root: Path, progress: Progress | None = None) -> 
                 dict(spec.config), f"{root / 'plan.json'} [{spec.key}]", base_dir=root, checked=True
             )
             result = engine.start(config, path, on_event=forward, tracking_parent=parent)
+    except RunBusy as exc:
+        return Outcome(spec.key, "failed", False, str(exc), _since(began), busy=True)
     except Interrupted as exc:
         return Outcome(spec.key, "stopped", True, str(exc), _since(began), interrupted=True)
     except AlcliError as exc:

@@ -4,6 +4,7 @@ finished annotations back through its REST API."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import shlex
 import xml.etree.ElementTree as ET
@@ -101,7 +102,7 @@ class LabelStudioLabeler(Labeler):
             return answers
         if request.pending_dir is None:
             raise ValueError("the label_studio labeler needs request.pending_dir (its run)")
-        run_name = _run_dir(request.pending_dir).name
+        run_name = _run_key(_run_dir(request.pending_dir))
         try:
             client = self.client()
             project = self.project(client, request.classes, create=True)
@@ -335,6 +336,15 @@ def _key(record_id: Any) -> str:
     """A record id as task data holds it, for matching (``5`` and ``"5"`` are one id)."""
     value = record_id.item() if isinstance(record_id, np.generic) else record_id
     return label_text(value)
+
+
+def _run_key(run_dir: Path) -> str:
+    """What the run's tasks carry as ``alcli_run``: its ``run_uid`` (a run made before it
+    existed: its folder's name)."""
+    try:
+        return str(json.loads((run_dir / "run.json").read_text())["run_uid"])
+    except (OSError, ValueError, KeyError):
+        return run_dir.name
 
 
 def _run_dir(pending_dir: Path) -> Path:

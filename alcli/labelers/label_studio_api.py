@@ -8,6 +8,7 @@ what to check; nothing here retries or sleeps.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -135,7 +136,8 @@ class LabelStudioClient:
                 raw = response.read()
         except urllib.error.HTTPError:
             raise
-        except OSError as error:  # URLError and timeouts are OSErrors too
+        # URLError and timeouts are OSErrors; a connection cut mid-answer is an HTTPException.
+        except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise LabelStudioUnavailable(
                 f"Label Studio at {self.url} does not answer ({reason}): check that the server "

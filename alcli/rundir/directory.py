@@ -39,7 +39,7 @@ from alcli.atomic import (
     write_atomic,
     write_in_place,
 )
-from alcli.errors import RunDirError
+from alcli.errors import RunBusy, RunDirError
 from alcli.rundir.integrity import MANIFEST, file_digest, manifest_text
 from alcli.rundir.tables import LABELER_TABLES
 
@@ -137,7 +137,7 @@ class RunDir:
         """
         with exclusive(self.path / ".lock") as held:
             if not held:
-                raise RunDirError(
+                raise RunBusy(
                     f"{self.path} is in use by another alcli process; wait for it to finish, "
                     "or stop it (Ctrl-C) and then `alcli resume` it."
                 )

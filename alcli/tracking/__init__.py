@@ -118,10 +118,12 @@ def tracked(
     sinks = [TrackingSink(name, _tracker(name, settings), subject) for name, settings in chosen]
 
     def emit(event: dict[str, Any]) -> None:
-        if on_event is not None:
-            on_event(event)
+        # The trackers first: a sink that stops the run here (a sweep's stop between loops)
+        # must not keep the loop from them.
         for sink in sinks:
             sink(event)
+        if on_event is not None:
+            on_event(event)
 
     try:
         yield emit

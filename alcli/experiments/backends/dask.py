@@ -47,7 +47,6 @@ from alcli.errors import UserInputError
 from alcli.experiments.backends.base import Backend
 from alcli.experiments.run_spec import RunSpec
 from alcli.experiments.worker import Outcome, Progress, execute_run
-from alcli.rundir import RunDir
 from alcli.schema import Section
 
 INSTALL = "pip install 'alcli[dask]'"
@@ -84,6 +83,7 @@ class DaskBackend(Backend):
         distributed = import_distributed()
         self._client = _connect(distributed, self.config.address, self.config.connect_timeout)
         try:
+            _check_workers(self._client)  # before the sweep directory is made
             yield
         finally:
             client, self._client = self._client, None
@@ -154,22 +154,23 @@ def _on_cluster(
     topic = f"alcli-progress-{sweep_id}"
     stop = distributed.Event(f"alcli-stop-{sweep_id}", client=client)
     arrived: queue.Queue = queue.Queue()  # progress events and finished futures, in order
-    client.subscribe_topic(topic, lambda event: arrived.put(("event", event[1])))
-    futures = {}
-    for index, spec in enumerate(specs):
-        future = client.submit(
-            run_task,
-            spec,
-            str(root),
-            topic,
-            stop.name,
-            blas_threads,
-            key=f"alcli-run-{sweep_id}-{index}",
-        )
-        future.add_done_callback(lambda done: arrived.put(("done", done)))
-        futures[future.key] = (future, spec)
-    remaining = set(futures)
+    futures: dict[str, tuple[Any, RunSpec]] = {}
+    remaining: set[str] = set()
     try:
+        client.subscribe_topic(topic, lambda event: arrived.put(("event", event[1])))
+        for index, spec in enumerate(specs):
+            future = client.submit(
+                run_task,
+                spec,
+                str(root),
+                topic,
+                stop.name,
+                blas_threads,
+                key=f"alcli-run-{sweep_id}-{index}",
+            )
+            future.add_done_callback(lambda done: arrived.put(("done", done)))
+            futures[future.key] = (future, spec)
+            remaining.add(future.key)
         while remaining:
             try:
                 kind, payload = arrived.get(timeout=0.5)
@@ -182,13 +183,18 @@ def _on_cluster(
                 remaining.discard(payload.key)
                 yield _outcome(*futures[payload.key])
     finally:
-        if remaining:
-            # Interrupted: no run starts any more, and each running one stops after the
-            # checkpoint of the loop it is in (the tasks read the event between loops).
-            stop.set()
-            _wait_for(remaining, futures, arrived)
-        with contextlib.suppress(Exception):
-            client.unsubscribe_topic(topic)
+        try:
+            if remaining:
+                # Interrupted: no run starts any more, and each running one stops after the
+                # checkpoint of the loop it is in (the tasks read the event between loops).
+                stop.set()
+                _wait_for(remaining, futures, arrived)
+        finally:
+            for future, _ in futures.values():
+                if not future.done():
+                    future.cancel()  # a second Ctrl-C while waiting: nothing new starts
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(topic)
 
 
 def _wait_for(remaining: set[str], futures: dict, arrived: queue.Queue) -> None:
@@ -200,8 +206,6 @@ def _wait_for(remaining: set[str], futures: dict, arrived: queue.Queue) -> None:
             continue
         if kind == "done":
             remaining.discard(payload.key)
-    for key in remaining:
-        futures[key][0].cancel()
 
 
 def _outcome(future, spec: RunSpec) -> Outcome:
@@ -222,23 +226,31 @@ def _outcome(future, spec: RunSpec) -> Outcome:
     return Outcome(spec.key, "failed", True, f"{name}: {exc}")
 
 
-def _check_workers(client, root: Path) -> dict[str, int]:
-    """Every worker must run this alcli and see the sweep directory where this machine
-    does (a file written here must be there): a worker that does not would fail every run
-    it takes. Returns each worker's BLAS threads per run: its machine's cores over the
-    threads of every worker on that machine, as the local backend pins them."""
-    root.mkdir(parents=True, exist_ok=True)
-    probe = root / f".alcli-probe-{uuid.uuid4().hex[:12]}"
-    probe.touch()
+def _check_workers(client, root: Path | None = None) -> dict[str, int]:
+    """Every worker must run this alcli, one task at a time (a run's warnings and BLAS
+    limits are its process's), and see the sweep directory ``root`` where this machine does
+    (a file written here must be there). Returns each worker's BLAS threads per run: its
+    machine's cores over the workers on that machine, as the local backend pins them."""
+    probe = None
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".alcli-probe-{uuid.uuid4().hex[:12]}"
+        probe.touch()
     try:
-        seen = client.run(_worker_view, str(probe))
+        seen = client.run(_worker_view, None if probe is None else str(probe))
     finally:
-        probe.unlink()
+        if probe is not None:
+            probe.unlink()
     problems = []
     for address, view in sorted(seen.items()):
         if view["version"] != __version__:
             problems.append(
                 f"worker {address} runs alcli {view['version']}; this is alcli {__version__}"
+            )
+        if view["nthreads"] != 1:
+            problems.append(
+                f"worker {address} has {view['nthreads']} threads; alcli's runs need one "
+                "thread per worker process (dask worker ... --nthreads 1 --nworkers auto)"
             )
         if not view["sees"]:
             problems.append(f"worker {address} does not see {root}")
@@ -246,24 +258,23 @@ def _check_workers(client, root: Path) -> dict[str, int]:
         raise UserInputError(
             "the dask workers cannot run this sweep:\n"
             + "\n".join(f"  {p}" for p in problems)
-            + "\nInstall the same alcli on every worker, and put the sweep directory "
-            "(--sweep-dir) on a folder every worker mounts at the same path."
+            + "\nInstall the same alcli on every worker, start them with one thread each, and "
+            "put the sweep directory (--sweep-dir) on a folder every worker mounts at the same "
+            "path."
         )
-    threads_on = Counter()
-    for view in seen.values():
-        threads_on[view["host"]] += view["nthreads"]
+    workers_on = Counter(view["host"] for view in seen.values())
     return {
-        address: max(1, view["cores"] // threads_on[view["host"]]) for address, view in seen.items()
+        address: max(1, view["cores"] // workers_on[view["host"]]) for address, view in seen.items()
     }
 
 
 # --- on a worker ------------------------------------------------------------------------------
 
 
-def _worker_view(probe: str, dask_worker=None) -> dict[str, Any]:
+def _worker_view(probe: str | None, dask_worker=None) -> dict[str, Any]:
     return {
         "version": __version__,
-        "sees": Path(probe).is_file(),
+        "sees": probe is None or Path(probe).is_file(),
         "host": socket.gethostname(),
         "cores": len(os.sched_getaffinity(0)),
         "nthreads": dask_worker.state.nthreads if dask_worker is not None else 1,
@@ -301,18 +312,13 @@ def _thread_pools():
 def run_task(
     spec: RunSpec, root: str, topic: str, stop_name: str, blas_threads: dict[str, int]
 ) -> Outcome:
-    """One run, on a dask worker: wait while another worker still holds its directory,
-    then start or resume it. Progress goes to the scheduler's event log."""
+    """One run, on a dask worker: start or resume it, waiting while another worker still
+    holds its directory (one the scheduler gave up on that is still running it). Progress
+    goes to the scheduler's event log."""
     import distributed
 
     worker = distributed.get_worker()
     stop = _StopWatch(stop_name)
-    if stop.is_set():
-        return Outcome(spec.key, "pending", False, "the sweep was stopped")
-    path = Path(root) / spec.path
-    if not _wait_until_free(path, stop):
-        return Outcome(spec.key, "pending", False, "the sweep was stopped")
-
     sent = [-math.inf]
 
     def forward(event: dict[str, Any]) -> None:
@@ -327,19 +333,24 @@ def run_task(
         ):
             sent[0] = now
             worker.log_event(topic, event)
-        if event.get("event") == "loop" and stop.is_set():
+        if event.get("event") == "loop" and not event.get("ends") and stop.is_set():
             raise KeyboardInterrupt  # after the loop's checkpoint: stopped, resumable
 
-    # The runs going on at once on this machine share its cores (a worker that joined after
-    # the sweep started was not counted: one thread).
-    with _thread_pools().limit(limits=blas_threads.get(worker.address, 1)):
-        return execute_run(spec, Path(root), forward)
-
-
-def _wait_until_free(path: Path, stop: _StopWatch) -> bool:
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
-    while path.is_dir() and RunDir(path).is_busy():
-        if stop.is_set() or time.monotonic() > deadline:
-            return False
+    while True:
+        if stop.is_set():
+            return Outcome(spec.key, "pending", False, "the sweep was stopped")
+        # The runs going on at once on this machine share its cores (a worker that joined
+        # after the sweep started was not counted: one thread).
+        with _thread_pools().limit(limits=blas_threads.get(worker.address, 1)):
+            outcome = execute_run(spec, Path(root), forward)
+        if not outcome.busy:
+            return outcome
+        if time.monotonic() > deadline:
+            return Outcome(
+                spec.key,
+                "failed",
+                False,
+                f"{outcome.message} (still held after {_BUSY_WAIT_SECONDS / 3600:g} h)",
+            )
         time.sleep(1.0)
-    return True
