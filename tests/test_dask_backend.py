@@ -251,6 +251,9 @@ def test_resume_of_a_run_refuses_backend_options(swept, tmp_path):  # noqa: F811
     assert files_of(swept.path / run) == before
 
 
+# A second cluster in this process: its HTTP endpoint (health, metrics; no dashboard) moves off
+# the port the module's cluster holds, which distributed announces as a warning.
+@pytest.mark.filterwarnings("ignore:Port .* is already in use")
 def test_workers_with_several_threads_are_refused_before_anything_is_written(swept, tmp_path):  # noqa: F811
     # A run's warnings and BLAS limits belong to its process: one run per worker process.
     with distributed.LocalCluster(
