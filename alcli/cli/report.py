@@ -126,32 +126,20 @@ def to_table(report: dict[str, Any]) -> Table:
 
 def functions_table(stats: dict[str, Any]) -> Table:
     """Each labeling function's coverage, conflicts and accuracy over the run's votes."""
-    passed = ", ".join(f"{n} {reason}" for reason, n in sorted(stats["passed_on"].items()))
-    total = sum(stats["passed_on"].values())
-    accuracy = stats["accuracy"]
-    caption = (
-        f"{stats['records']} records asked; {stats['labeled']} labeled by the functions"
-        + ("" if accuracy is None else f" ({accuracy:.1%} right)")
-        + f", {total} left to the fallback"
-        + (f" ({passed})" if passed else "")
-        + ".\ncoverage: share of the records a function voted on; conflicts: share of its "
-        "votes where another function voted another class; accuracy: share of its votes "
-        "that match the data's label (unknown where the data holds none)."
-    )
+    from alcli.reporting.run_report import FUNCTION_COLUMNS, functions_rows, functions_said
+
+    said, columns = functions_said(stats)
     table = Table(
-        title="Labeling functions", title_justify="left", caption=caption, caption_justify="left"
+        title="Labeling functions",
+        title_justify="left",
+        caption=f"{said}\n{columns}",
+        caption_justify="left",
     )
-    table.add_column("function")
-    for column in ("votes", "coverage", "conflicts", "accuracy"):
+    table.add_column(FUNCTION_COLUMNS[0])
+    for column in FUNCTION_COLUMNS[1:]:
         table.add_column(column, justify="right")
-    for row in stats["functions"]:
-        table.add_row(
-            escape(row["function"]),
-            str(row["votes"]),
-            f"{row['coverage']:.1%}",
-            f"{row['conflicts']:.1%}",
-            "unknown" if row["accuracy"] is None else f"{row['accuracy']:.1%}",
-        )
+    for name, *numbers in functions_rows(stats):
+        table.add_row(escape(name), *numbers)
     return table
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from alcli.reporting.comparison import Comparison, Group
 from alcli.reporting.plots import X_AXES, comparison_figure, run_figure, svg_text
+from alcli.reporting.run_report import FUNCTION_COLUMNS, functions_rows, functions_said
 
 _CSS = """
 body { margin: 0; color: #1b1b1b; background: #fff;
@@ -301,29 +302,12 @@ def _functions_section(stats: dict[str, Any] | None) -> list[str]:
     """The labeling functions' coverage, conflicts and accuracy (a run labeled by rules)."""
     if not stats:
         return []
-    accuracy = stats["accuracy"]
-    passed = ", ".join(f"{n} {reason}" for reason, n in sorted(stats["passed_on"].items()))
-    said = (
-        f"{stats['records']} records asked; {stats['labeled']} labeled by the functions"
-        + ("" if accuracy is None else f" ({accuracy:.1%} right)")
-        + f", {sum(stats['passed_on'].values())} left to the fallback"
-        + (f" ({passed})" if passed else "")
-        + ". Coverage: share of the records a function voted on; conflicts: share of its "
-        "votes where another function voted another class; accuracy: share of its votes that "
-        "match the data's label (unknown where the data holds none)."
-    )
-    rows = [
-        [
-            row["function"],
-            str(row["votes"]),
-            f"{row['coverage']:.1%}",
-            f"{row['conflicts']:.1%}",
-            "unknown" if row["accuracy"] is None else f"{row['accuracy']:.1%}",
-        ]
-        for row in stats["functions"]
+    said, columns = functions_said(stats)
+    return [
+        "<h2>Labeling functions</h2>",
+        _paragraph(f"{said} {columns[0].upper()}{columns[1:]}"),
+        _table(list(FUNCTION_COLUMNS), functions_rows(stats)),
     ]
-    header = ["function", "votes", "coverage", "conflicts", "accuracy"]
-    return ["<h2>Labeling functions</h2>", _paragraph(said), _table(header, rows)]
 
 
 def _run_summary(run: dict[str, Any], summary: dict[str, Any]) -> list[list[Cell]]:

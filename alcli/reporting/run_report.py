@@ -59,6 +59,44 @@ def load_report(path: Path) -> dict[str, Any]:
     return report
 
 
+#: The columns of the labeling functions' table, as :func:`functions_rows` fills them.
+FUNCTION_COLUMNS = ("function", "votes", "coverage", "conflicts", "accuracy")
+
+
+def functions_rows(stats: dict[str, Any]) -> list[list[str]]:
+    """One row per labeling function, formatted for people (FUNCTION_COLUMNS)."""
+    return [
+        [
+            row["function"],
+            str(row["votes"]),
+            f"{row['coverage']:.1%}",
+            f"{row['conflicts']:.1%}",
+            "unknown" if row["accuracy"] is None else f"{row['accuracy']:.1%}",
+        ]
+        for row in stats["functions"]
+    ]
+
+
+def functions_said(stats: dict[str, Any]) -> tuple[str, str]:
+    """The labeling functions' result in words (what they labeled, what the fallback took),
+    and what the columns of their table mean: the same for the terminal and the HTML."""
+    passed = ", ".join(f"{n} {reason}" for reason, n in sorted(stats["passed_on"].items()))
+    accuracy = stats["accuracy"]
+    said = (
+        f"{stats['records']} records asked; {stats['labeled']} labeled by the functions"
+        + ("" if accuracy is None else f" ({accuracy:.1%} right)")
+        + f", {sum(stats['passed_on'].values())} left to the fallback"
+        + (f" ({passed})" if passed else "")
+        + "."
+    )
+    columns = (
+        "coverage: share of the records a function voted on; conflicts: share of its votes "
+        "where another function voted another class; accuracy: share of its votes that match "
+        "the data's label (unknown where the data holds none)."
+    )
+    return said, columns
+
+
 def labeling_function_stats(paths: list[Path]) -> dict[str, Any]:
     """How labeling functions did over the ``votes.csv`` files at ``paths``.
 
