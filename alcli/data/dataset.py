@@ -327,5 +327,5 @@ def _preprocessed(cfg: DataConfig, X, X_test, feature_names: list[str]):
 
 def _cells_as_text(X: np.ndarray) -> np.ndarray:
     if X.dtype.kind in "UO":
-        return X.astype(str)
+        return X.astype(str, copy=False)  # the raw cells are text already
     return np.array([[repr(v) if v == v else "" for v in row] for row in X.tolist()], dtype=str)

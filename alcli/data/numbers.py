@@ -53,7 +53,7 @@ def parse_numbers(values: list[str]) -> np.ndarray:
     converted = _decimal_commas(cells)
     if converted is not cells:
         return _floats(converted)
-    bad = [i for i, cell in enumerate(cells) if cell and not _is_float(cell)]
+    bad = [i for i, cell in enumerate(cells) if cell and not is_float(cell)]
     # Text among numbers is the culprit; only when every cell is a number, written with a
     # decimal point or a decimal comma, is the mix itself at fault.
     record = next((i for i in bad if not _COMMA_DECIMAL.match(cells[i])), bad[0])
@@ -91,7 +91,8 @@ def _floats(cells: list[str]) -> np.ndarray:
     return np.array([cell or "nan" for cell in cells], dtype=str).astype(np.float64)
 
 
-def _is_float(cell: str) -> bool:
+def is_float(cell: str) -> bool:
+    """Whether Python reads the text as a float."""
     try:
         float(cell)
     except ValueError:

@@ -78,7 +78,7 @@ def _arrow_column(values, name: str, path: Path, pa) -> Column:
         return [""] * len(values)
     try:
         text = values if pa.types.is_string(kind) else values.cast(pa.string())
-    except (pa.ArrowException, NotImplementedError):
+    except pa.ArrowException:  # ArrowNotImplementedError (no cast to text) is one too
         raise DataError(
             f"{path}: column '{name}' holds {kind} values, which alcli cannot read; leave it out "
             "of data.features"

@@ -17,10 +17,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt, field_validator
 
+from alcli.data.numbers import is_float
 from alcli.errors import DataError, preview
 from alcli.schema import Section
 
-KINDS = ("numeric", "categorical", "text", "date")
 Kind = Literal["numeric", "categorical", "text", "date"]
 #: Few distinct values, short: a category. More, or longer: text.
 MAX_CATEGORIES_INFERRED = 50
@@ -125,8 +125,11 @@ def column_kinds(
                 f"{where}, column '{name}': every cell is empty; drop the column (list the "
                 "others in data.features)"
             )
-        kind = declared.get(name) or infer_kind(column)
-        _check_fits(kind, column, name, where)
+        kind = declared.get(name)
+        if kind is None:
+            kind = infer_kind(column)  # fits its values by construction
+        else:
+            _check_fits(kind, column, name, where)
         kinds[name] = kind  # type: ignore[assignment]
     return kinds
 
@@ -134,7 +137,7 @@ def column_kinds(
 def _check_fits(kind: str, column: np.ndarray, name: str, where: str) -> None:
     values = column[column != ""]
     if kind == "numeric" and not _all_numbers(values):
-        bad = next(v for v in values.tolist() if not _is_number(v))
+        bad = next(v for v in values.tolist() if not is_float(v))
         raise DataError(
             f"{where}, column '{name}': declared numeric, but '{_short(bad)}' is not a number; "
             "declare it categorical or text in data.preprocess.columns, or fix the value"
@@ -148,14 +151,6 @@ def _check_fits(kind: str, column: np.ndarray, name: str, where: str) -> None:
             )
     if kind == "text" and not np.char.str_len(values.astype(str)).any():
         raise DataError(f"{where}, column '{name}': declared text, but it holds no text")
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _all_numbers(values: np.ndarray) -> bool:

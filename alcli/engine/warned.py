@@ -11,6 +11,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from alcli.models import final_estimator
+
 #: A kind's first message is kept to this many characters.
 MESSAGE_CHARS = 240
 
@@ -73,10 +75,7 @@ def quietly() -> AbstractContextManager:
 
 def estimator_name(model: Any) -> str:
     """A fitted model's class name; a Pipeline's is its last step's."""
-    steps = getattr(model, "steps", None)
-    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
-        model = steps[-1][-1]
-    return type(model).__name__
+    return type(final_estimator(model)).__name__
 
 
 def first_words(message: Any) -> str:

@@ -70,6 +70,14 @@ class LabelRequest:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
+    def run_dir(self) -> Path | None:
+        """The run the batch belongs to (``pending_dir`` is RUN_DIR/pending/loop-NNNN)."""
+        if self.pending_dir is None:
+            return None
+        folder = Path(self.pending_dir)
+        return folder.parent.parent if folder.parent.name == "pending" else folder
+
+    @property
     def open(self) -> np.ndarray:
         """Positions in the batch still unanswered, shape (k,)."""
         return np.flatnonzero(self.answers == UNANSWERED)

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from alcli.atomic import write_atomic
 from alcli.classes import SKIPPED, UNANSWERED, with_new_classes
+from alcli.labelers.annotations import RESOLVE_RULES
 from alcli.labelers.answer_files import id_text
 from alcli.labelers.answers import DEFAULT_RULE, SKIP_WORD, Reading, Recorded, read_export
 from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest, prices
@@ -59,7 +60,7 @@ class FileLabelerConfig(Section):
         description="Accept answers naming a class the data does not have yet: it becomes a "
         "class of the run from then on (by default such answers are refused).",
     )
-    resolve: Literal["newest", "majority", "refuse"] = Field(
+    resolve: Literal[RESOLVE_RULES] = Field(  # type: ignore[valid-type]
         DEFAULT_RULE,
         description="How several answers to one record (Label Studio annotations by several "
         "people, repeated rows) become one: majority takes the most common label and refuses "
@@ -146,7 +147,7 @@ class FileLabeler(Labeler):
         return labels, scores
 
     def _message(self, request: LabelRequest, folder: Path, n_open: int) -> str:
-        run_dir = folder.parent.parent if folder.parent.name == "pending" else folder
+        run_dir = request.run_dir
         classes = [str(c) for c in request.classes.tolist()]
         n_batch = request.indices.shape[0]
         of_batch = f" (of {n_batch} in the batch)" if n_open < n_batch else ""

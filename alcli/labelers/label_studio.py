@@ -4,7 +4,6 @@ finished annotations back through its REST API."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import shlex
 import xml.etree.ElementTree as ET
@@ -16,11 +15,12 @@ import numpy as np
 from pydantic import Field, PositiveFloat
 
 from alcli.classes import SKIPPED, UNANSWERED, codes_by_text, label_text
-from alcli.errors import UserInputError, plural
+from alcli.errors import RunDirError, UserInputError, plural
 from alcli.labelers.annotations import RESOLVE_RULES, Annotation, resolve
 from alcli.labelers.base import Answers, LabelCost, Labeler, LabelRequest
 from alcli.labelers.file import FileLabeler, _tasks
 from alcli.labelers.label_studio_api import TIMEOUT, LabelStudioClient, LabelStudioUnavailable
+from alcli.rundir import RunDir
 from alcli.schema import Section
 
 #: Task data keys that match a task back to its run, loop and record (with ``alcli_id``).
@@ -91,7 +91,6 @@ class LabelStudioLabeler(Labeler):
 
     def __init__(self, cfg: Any, context: Any):
         super().__init__(cfg)
-        self.context = context
         # The file handoff's task rows: the same fields and guesses, the same import format.
         self._handoff = FileLabeler(cfg, context)
 
@@ -102,7 +101,7 @@ class LabelStudioLabeler(Labeler):
             return answers
         if request.pending_dir is None:
             raise ValueError("the label_studio labeler needs request.pending_dir (its run)")
-        run_name = _run_key(_run_dir(request.pending_dir))
+        run_name = _run_key(request.run_dir)
         try:
             client = self.client()
             project = self.project(client, request.classes, create=True)
@@ -342,18 +341,13 @@ def _run_key(run_dir: Path) -> str:
     """What the run's tasks carry as ``alcli_run``: its ``run_uid`` (a run made before it
     existed: its folder's name)."""
     try:
-        return str(json.loads((run_dir / "run.json").read_text())["run_uid"])
-    except (OSError, ValueError, KeyError):
+        return str(RunDir(run_dir).read_meta()["run_uid"])
+    except (RunDirError, KeyError):
         return run_dir.name
 
 
-def _run_dir(pending_dir: Path) -> Path:
-    folder = Path(pending_dir)
-    return folder.parent.parent if folder.parent.name == "pending" else folder
-
-
 def _quoted_run(request: LabelRequest) -> str:
-    return shlex.quote(str(_run_dir(request.pending_dir)))
+    return shlex.quote(str(request.run_dir))
 
 
 __all__ = ["LabelStudioConfig", "LabelStudioLabeler", "check_label_studio", "labeling_config"]

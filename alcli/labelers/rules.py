@@ -225,12 +225,11 @@ class RulesLabeler(Labeler):
         code, or NO_VOTE where it abstained."""
         code_of = codes_by_text(request.classes)
         records = record_fields(request, positions)
+        ids = request.ids[positions].tolist()
         votes = np.full((positions.shape[0], len(self.functions_)), NO_VOTE, dtype=np.int64)
         for j, (path, function) in enumerate(zip(self.cfg.functions, self.functions_, strict=True)):
             marker = _abstain_marker(function)
-            for row, (record, record_id) in enumerate(
-                zip(records, request.ids[positions].tolist(), strict=True)
-            ):
+            for row, (record, record_id) in enumerate(zip(records, ids, strict=True)):
                 try:
                     value = function(dict(record))  # a copy: one function's edits stay its own
                 except Exception as exc:  # a user's function may fail in any way
@@ -417,7 +416,6 @@ def _is_label(value: Any) -> bool:
 
 def _refuse_run(request: LabelRequest, problem: str) -> NoReturn:
     """A function's fault: the run stops after its last complete loop, to resume once fixed."""
-    if request.pending_dir is not None:
-        run_dir = request.pending_dir.parent.parent
-        problem += f", then `alcli resume {run_dir}` (the loops so far are kept)"
+    if request.run_dir is not None:
+        problem += f", then `alcli resume {request.run_dir}` (the loops so far are kept)"
     raise DataError(problem)

@@ -293,8 +293,7 @@ class _Session:
         skipped = int((codes[self.todo[: self.typed]] == SKIPPED).sum())
         also = f" ({skipped} skipped)" if skipped else ""
         saved = f"Saved {plural(self.typed, 'answer')}{also}" if self.typed else "No new answers"
-        pending = self.request.pending_dir
-        run_dir = str(pending.parent.parent) if pending is not None else "RUN_DIR"
+        run_dir = self.request.run_dir or "RUN_DIR"
         self.answers.message = (
             f"{saved} in loop {self.request.loop}; {left} of {self.n} records still need a "
             f"label.\n`alcli resume {run_dir}` asks only for those."

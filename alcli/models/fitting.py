@@ -38,7 +38,7 @@ def build_model(cfg: ModelConfig, seed: int, loop: int, purpose: str = MODEL) ->
         model = cfg.build()
         steps = estimators_of(model)
         for k, estimator in enumerate(steps):
-            if _takes_random_state(estimator) and not _has_random_state(estimator):
+            if _unseeded(estimator):
                 step = step_purpose(purpose, k) if is_pipeline(model) else purpose
                 estimator.set_params(random_state=random_state_for(seed, step, loop))
         return model
@@ -76,8 +76,13 @@ def _takes_random_state(estimator: Any) -> bool:
     return callable(get_params) and "random_state" in get_params(deep=False)
 
 
-def _has_random_state(estimator: Any) -> bool:
-    return estimator.get_params(deep=False)["random_state"] is not None
+def _unseeded(estimator: Any) -> bool:
+    """Whether ``estimator`` takes a ``random_state`` and was given none (one get_params)."""
+    get_params = getattr(estimator, "get_params", None)
+    if not callable(get_params):
+        return False
+    params = get_params(deep=False)
+    return "random_state" in params and params["random_state"] is None
 
 
 def fit_model(

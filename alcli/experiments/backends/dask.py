@@ -62,7 +62,7 @@ _STOP_WAIT_SECONDS = 300.0
 
 class DaskBackendConfig(Section):
     """``backend: {kind: dask, address: tcp://HOST:PORT}``: runs on a dask.distributed
-    cluster's workers, as many at a time as they have threads (``jobs`` is not used)."""
+    cluster's workers, one at a time per single-threaded worker (``jobs`` is not used)."""
 
     kind: Literal["dask"] = "dask"
     address: str = Field(
